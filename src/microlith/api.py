@@ -56,10 +56,11 @@ def prepare(model: str | os.PathLike | Graph) -> Graph:
 
 
 def compile(model: str | os.PathLike | Graph, out_dir: str | os.PathLike,
-            prefix: str = "model"):
-    """Write the standalone C project for ``model`` into ``out_dir``."""
+            prefix: str = "model", **options):
+    """Write the standalone C project for ``model`` into ``out_dir``; ``options``
+    go to ``codegen.generate`` (e.g. ``input_guard=True, input_range=(lo, hi)``)."""
     from .codegen import generate
-    return generate(prepare(model), out_dir, prefix=prefix)
+    return generate(prepare(model), out_dir, prefix=prefix, **options)
 
 
 def validate(model: str | os.PathLike | Graph, reference: str | None = None, *,
@@ -80,3 +81,29 @@ def bench(model: str | os.PathLike | Graph, target: str | Target, *, opt: str = 
     from .emulate import bench as _bench
     t = _target(target, clock_mhz)
     return _bench(prepare(model), t, opt=opt, samples=samples, seed=seed)
+
+
+def quantize(model: str | os.PathLike | Graph, calib, out: str | os.PathLike | None = None, *,
+             eval=None, labels=None, per_channel: bool = True,
+             method: str | None = None, int16_layers=None, bias_correction: bool = True,
+             scale=None, offset=None, mean=None, std=None, audio: str | None = None,
+             calib_progress=None, eval_progress=None):
+    """Post-training int8 quantization of a float model, measured against it.
+
+    ``calib``/``eval``: an .npz/.npy file, a folder of images or .wav files
+    (with ``audio``, e.g. ``"mfcc:window=480,hop=320,n_mels=40,n_mfcc=10"``),
+    ``"random"``, or a list of {input name: float array} samples. Images and
+    audio features are normalized as ``x * scale + offset``, then
+    ``(x - mean) / std``. ``method`` None: the quantizer's default range
+    method (the report names it). Without ``eval`` a fifth of the calibration data is
+    held out for the report. With ``out`` writes OUT.tflite (standard int8
+    TFLite) and OUT.json (how it was quantized and the report).
+    ``.to_dict()`` is what ``microlith quantize --json`` prints."""
+    from .quant.calib import AudioFrontend, Normalize
+    from .quant.fidelity import run_quantize
+    return run_quantize(model, calib, out, eval=eval, labels=labels, per_channel=per_channel,
+                        method=method, int16_layers=int16_layers,
+                        bias_correction=bias_correction,
+                        normalize=Normalize.parse(scale, offset, mean, std),
+                        audio=AudioFrontend.parse(audio) if audio else None,
+                        calib_progress=calib_progress, eval_progress=eval_progress)

@@ -18,6 +18,7 @@ void ml_fault_entry(void);
 void ml_fault_report(const uint32_t *frame, uint32_t exc_return);
 
 #define ML_REG(addr) (*(volatile uint32_t *)(addr))
+#define ML_SCB_VTOR 0xE000ED08u
 #define ML_SCB_CCR 0xE000ED14u
 #define ML_SCB_CPACR 0xE000ED88u
 #define ML_CCR_UNALIGN_TRP (1u << 3)
@@ -59,6 +60,9 @@ void Reset_Handler(void) {
   __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
 #if ML_MAIN_EXTENSION
+  /* Exceptions use this image's vector table even when a bootloader (MCUboot)
+   * started it from a slot away from address 0. */
+  ML_REG(ML_SCB_VTOR) = (uint32_t)ml_vector_table;
   /* Integer division by zero faults (as it traps on the host). */
   ML_REG(ML_SCB_CCR) |= ML_CCR_DIV_0_TRP;
 #else
