@@ -44,7 +44,7 @@ from microlith.emulate.bench import _board_for, bench  # noqa: E402
 from microlith.emulate.unicorn import run_unicorn  # noqa: E402
 from microlith.ir import QuantParams  # noqa: E402
 from microlith.ops import get  # noqa: E402
-from microlith.ops.conv import conv_quant  # noqa: E402
+from microlith.ops.conv import DW3_SCRATCH_PER_CHANNEL, conv_quant  # noqa: E402
 from microlith.plan import plan_memory  # noqa: E402
 from microlith.toolchain.arm import build_elf  # noqa: E402
 from microlith.verify import run as reference_run  # noqa: E402
@@ -230,7 +230,12 @@ MODELS = {
 # weights are widened again for every pixel, and each output of 9 MACs has
 # its own rescale), VWW's pointwise layers with 8-32 input channels carry the
 # rescale of every output on few MACs, and KWS's average pool costs 98 k.
-MIN_MACS_PER_INSTRUCTION = {"kws": 0.57, "vww": 0.475, "ic": 0.65, "ad": 0.48}
+# IC since the fast ml_add_s8 path (16 instructions an element) and the
+# conv2d rescale constants read after the dot product: 0.804.
+# Since conv2d's assembly channel loop (dot product, rescale and stores of a
+# channel in one loop), the deep-shift rescale and faster window gathers:
+# KWS 0.676, VWW 0.598, IC 0.840 (with the depthwise kernel as it stood).
+MIN_MACS_PER_INSTRUCTION = {"kws": 0.66, "vww": 0.58, "ic": 0.83, "ad": 0.48}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -262,6 +267,9 @@ def test_the_lowering_reserves_what_the_kernels_ask(tmp_path):
     for _, g, _ in _geometry_cases():
         node = g.nodes[0]
         low = get(node.op).lower(node, g.input_tensors(node), g.output_tensors(node))
+        if low.function == "ml_depthwise_conv2d_s8_3x3":  # its expanded weights
+            assert low.scratch_bytes == DW3_SCRATCH_PER_CHANNEL * low.params["in_c"]
+            continue
         if node.op != "conv2d":
             assert low.scratch_bytes == 0
             continue

@@ -28,7 +28,12 @@ from microlith.frontends.tflite_schema import TensorT as STensor
 from microlith.ir import DType, Graph, Node, QuantParams, Tensor
 from microlith.ops import OpError, get
 from microlith.ops.base import RefContext, same_padding
-from microlith.ops.conv import Conv2DAttrs, TransposeConvAttrs, conv_quant
+from microlith.ops.conv import (
+    DW3_SCRATCH_PER_CHANNEL,
+    Conv2DAttrs,
+    TransposeConvAttrs,
+    conv_quant,
+)
 from microlith.ops.fully_connected import FullyConnectedAttrs, fc_quant
 from microlith.quant.tflite_writer import write_tflite
 from microlith.toolchain.host import find_cc
@@ -442,11 +447,21 @@ def test_lowering_takes_its_constants_from_the_reference_helpers(int_cases):
             q = fc_quant(ins, outs, node.attrs.activation)
         else:
             q = conv_quant(op, ins, outs, node.attrs.activation)
-        assert np.array_equal(low.consts["mult"], q.multiplier)
-        assert np.array_equal(low.consts["shift"], q.shift)
-        assert low.consts["mult"].dtype == np.int32 and low.consts["shift"].dtype == np.int32
+        if low.function == "ml_depthwise_conv2d_s8_3x3":  # one interleaved triple array
+            assert "mult" not in low.consts and "shift" not in low.consts
+            assert low.consts["rq"].dtype == np.int32 and low.consts["rq"].size == 3 * q.shift.size
+            triples = low.consts["rq"].reshape(-1, 3)  # multiplier, -shift - 1, rounding
+            mult, shift = triples[:, 0], -triples[:, 1] - 1
+        else:
+            mult, shift = low.consts["mult"], low.consts["shift"]
+        assert np.array_equal(mult, q.multiplier)
+        assert np.array_equal(shift, q.shift)
+        assert mult.dtype == np.int32 and shift.dtype == np.int32
         assert (low.params["act_min"], low.params["act_max"]) == (q.act_min, q.act_max)
-        if op != "conv2d":
+        if low.function == "ml_depthwise_conv2d_s8_3x3":  # = its _scratch_size() (C-checked
+            # in test_dsp_depthwise): the DSP path's expanded weights
+            assert low.scratch_bytes == DW3_SCRATCH_PER_CHANNEL * low.params["in_c"]
+        elif op != "conv2d":
             assert low.scratch_bytes == 0
 
 

@@ -136,6 +136,24 @@ static inline uint32_t ml_dot_s16_u32(const int16_t *x, const int8_t *w, int32_t
   return acc;
 }
 
+/* acc + ((a * b + 2^31) >> 32) in int32 (wrapping; the 64-bit product is
+ * exact): the Armv7E-M SMMLAR instruction, one instruction on cores with the
+ * DSP extension. For a >= 0 or b >= 0 and no overflow it gives exact
+ * fixed-point rescales: SMMLAR(2x, m, 0) = floor((x m + 2^30) / 2^31), which
+ * is ml_srdhm(x, m) whenever 2x fits in int32 and not both are INT32_MIN
+ * (srdhm's nudge of 2^30, or 1 - 2^30 below zero, then truncation towards
+ * zero is that floor; see ml_add_s8.c). */
+static inline int32_t ml_smmlar(int32_t a, int32_t b, int32_t acc) {
+#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE) && defined(__GNUC__)
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+#else
+  const int64_t high = ((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32;
+  return (int32_t)((uint32_t)acc + (uint32_t)high);
+#endif
+}
+
 static inline float ml_dot_f32(const float *x, const float *w, int32_t n) {
   float acc = 0.0f;
   int32_t i;

@@ -31,10 +31,13 @@ size_t ml_conv2d_s8_scratch_size(const ml_conv_params_t *p) {
   /* The larger of the two paths' needs, whatever this build uses (the
    * planner does not know the core): the DSP path's 16 bytes of rescaling
    * constants per output channel, int16 columns of ML_CONV2D_S8_DSP_PIXELS
-   * windows and one int8 window (none for 1x1), which covers the portable
-   * path's one int8 window (none for 1x1). */
+   * windows, ML_CONV2D_S8_DSP_BLOCK bytes of loop constants, one int8
+   * window (none for 1x1) and, when k % 4 != 0, a zero-padded copy of the
+   * last weight rows (k4 + 4 bytes); that covers the portable path's one
+   * int8 window (none for 1x1). */
   return (size_t)16 * (size_t)p->out_c + (size_t)2 * ML_CONV2D_S8_DSP_PIXELS * k4 +
-         (ml_conv_is_pointwise(p) ? 0u : k4);
+         ML_CONV2D_S8_DSP_BLOCK + (ml_conv_is_pointwise(p) ? 0u : k4) +
+         ((k & 3u) != 0 ? k4 + 4u : 0u);
 }
 
 static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
@@ -66,8 +69,19 @@ static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
  * not negative and |bias| + k 2^14 < 2^29 (so |bias + x . w| < 2^29), the
  * accumulators start at 2 bias and TFLM's rescale plus the output offset is
  * exactly (SMMLAR(2 acc, mult, 2^(e-1) + zp 2^e) - (acc < 0)) >> e, e =
- * -shift (rescale_fast). Any other channel starts at 0 and takes the
- * portable rescale of x . w + bias (int32 wraparound as there).
+ * -shift (rescale_fast). With shift in [-31, -23] (nearly dead channels)
+ * the output offset is added after the shift instead (rescale_deep). Any
+ * other channel starts at 0 and takes the rescale of x . w + bias (int32
+ * wraparound as there) in C (requant_sums).
+ *
+ * At -O2 a full group (six pixels, no clamp beyond int8) runs its channels
+ * in one assembly loop (run_channels: dot product, rescale and six stores
+ * per channel, the loop's pointers kept in a block of scratch after the
+ * columns), leaving it only for channels that need requant_sums. Weight
+ * rows whose last quad would read past the weights (k % 4 != 0) have a
+ * zero-padded copy in scratch. Windows inside the input are copied without
+ * per-row checks (3 rows of 9 bytes, the 3x3 RGB first layers, quad by
+ * quad). -Os keeps one compact copy of each loop.
  */
 #ifdef ML_CONV2D_S8_USE_DSP
 /* The assembly needs up to 13 registers: never a frame pointer here. */
@@ -89,6 +103,34 @@ static inline uint32_t ld32(const int8_t *p) {
   uint32_t v;
   memcpy(&v, p, 4); /* one LDR: Armv7E-M loads unaligned words */
   return v;
+}
+
+/* requant of n sums a[i] / 2 + b (doubled sums; int32 wraparound as
+ * there), outputs oc bytes apart; faster where the multiplier is not
+ * negative and 1 <= e <= 31, e = -shift (TFLite's int8 layers):
+ * SaturatingRoundingDoublingHighMul(x, m) is v = floor((x m + 2^30) / 2^31)
+ * for every x when m >= 0 (its nudge, 1 - 2^30 below zero, then truncation
+ * towards zero, is this floor; it saturates only for m = INT32_MIN), and
+ * RoundingDivideByPOT(v, e) is floor((v + 2^(e-1) - (v < 0)) / 2^e), where
+ * (v < 0) may be (x < 0): if x < 0 and v = 0 both give 0. The two floors
+ * make one: floor((x m + 2^30 + 2^(30+e) - (x < 0) 2^31) / 2^(31+e)), exact
+ * in int64 (below 2^62 + 2^61), taken as the high word shifted by e - 1. */
+static void requant_sums(const int32_t *a, int32_t n, int32_t b, int32_t m, int32_t s,
+                         const ml_conv_params_t *p, int8_t *o, int32_t oc) {
+  int32_t i;
+  if (ML_DSP_SPECIALIZE && m >= 0 && s <= -1 && s >= -31) {
+    const int32_t e1 = -s - 1, zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int64_t cp = ((int64_t)1 << 30) + ((int64_t)1 << (31 + e1));
+    const int64_t cn = cp - ((int64_t)1 << 31);
+    for (i = 0; i < n; ++i, o += oc) {
+      const int32_t x = (int32_t)((uint32_t)(a[i] >> 1) + (uint32_t)b);
+      const int32_t v = (int32_t)(((int64_t)x * m + (x < 0 ? cn : cp)) >> 32) >> e1;
+      *o = (int8_t)ml_clamp_i32(v + zp, lo, hi);
+    }
+    return;
+  }
+  for (i = 0; i < n; ++i, o += oc)
+    *o = requant((int32_t)((uint32_t)(a[i] >> 1) + (uint32_t)b), m, s, p);
 }
 
 /* (x1, x3) of a word of four int8 (x0, x2 is __sxtb16). */
@@ -145,6 +187,77 @@ ML_ALWAYS_INLINE uint32_t *to_column(const int8_t *src, int32_t n, uint32_t *col
   return col;
 }
 
+/* The columns of ML_DSP_PIX consecutive pixels of a pointwise convolution
+ * (k bytes each from src on), doubled, quad by quad: the column words in
+ * the order they are stored. */
+ML_ALWAYS_INLINE void pointwise_columns(const int8_t *src, int32_t k, uint32_t *col) {
+  const int8_t *const end = src + (k & ~3);
+  const size_t k2 = (size_t)2 * k, k3 = (size_t)3 * k;
+  for (; src != end; src += 4, col += 2 * ML_DSP_PIX) {
+    const int8_t *const s3 = src + k3;
+    put_quad(ld32(src), col, 1);
+    put_quad(ld32(src + k), col + 2, 1);
+    put_quad(ld32(src + k2), col + 4, 1);
+    put_quad(ld32(s3), col + 6, 1);
+    put_quad(ld32(s3 + k), col + 8, 1);
+    put_quad(ld32(s3 + k2), col + 10, 1);
+  }
+  if (k & 3) {
+    int32_t i;
+    for (i = 0; i < ML_DSP_PIX; ++i, src += k, col += 2)
+      put_quad(ld_partial(src, k & 3), col, 1);
+  }
+}
+
+/* The same for windows of 3 rows of 9 bytes (k = 27: 3x3 taps of 3
+ * channels, the RGB first layers of VWW and IC), its 7 quads assembled
+ * from loads inside the rows (the last one zero above its 3 values). */
+static inline uint32_t ld16(const int8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+
+ML_ALWAYS_INLINE void window27_to_column(const int8_t *r0, size_t step, uint32_t *col,
+                                         int32_t stride) {
+  const int8_t *const r1 = r0 + step, *const r2 = r1 + step;
+  put_quad(ld32(r0), col, 1);
+  put_quad(ld32(r0 + 4), col + stride, 1);
+  put_quad((uint32_t)(uint8_t)r0[8] | ld32(r1) << 8, col + 2 * stride, 1);
+  put_quad(ld32(r1 + 3), col + 3 * stride, 1);
+  put_quad(ld16(r1 + 7) | ld16(r2) << 16, col + 4 * stride, 1);
+  put_quad(ld32(r2 + 2), col + 5 * stride, 1);
+  put_quad(ld16(r2 + 6) | (uint32_t)(uint8_t)r2[8] << 16, col + 6 * stride, 1);
+}
+
+/* The window of an output pixel that lies inside the input (no padding,
+ * dil_w == 1) as a column: `rows` runs of `run` bytes, `step` bytes apart
+ * from src. run % 4 != 0: copied into patch first (whose bytes k..k4 are
+ * zero), all rows but the last as whole words when run >= 3 (each
+ * overwriting at most the start of the next row: nothing beyond k). */
+ML_ALWAYS_INLINE void inside_to_column(const int8_t *src, int32_t run, int32_t rows,
+                                       size_t step, uint32_t *col, int32_t stride,
+                                       int8_t *patch, const int dbl) {
+  if ((run & 3) == 0) {
+    for (; rows > 0; --rows, src += step) col = to_column(src, run, col, stride, dbl);
+  } else {
+    const int32_t k4 = (rows * run + 3) & ~3;
+    int8_t *dst = patch;
+    if (run >= 3) {
+      const int32_t words = (run + 3) >> 2;
+      for (; rows > 1; --rows, src += step, dst += run) {
+        int32_t j;
+        for (j = 0; j < words; ++j) {
+          const uint32_t v = ld32(src + 4 * j);
+          memcpy(dst + 4 * j, &v, 4);
+        }
+      }
+    }
+    for (; rows > 0; --rows, src += step, dst += run) copy(dst, src, run);
+    to_column(patch, k4, col, stride, dbl);
+  }
+}
+
 /* The window of the output pixel at (base_y, base_x) (groups == 1) as a
  * column, in the weights' order [k_h][k_w][in_c]; padding is the input zero
  * point (pad_quad: a column word of it, as stored), which adds nothing once
@@ -177,30 +290,58 @@ ML_ALWAYS_INLINE void window_to_column(const ml_conv_params_t *p, const int8_t *
       }
       for (j = (k_w - fx1) * cq; j > 0; --j, col += stride) col[0] = col[1] = pad_quad;
     }
-  } else {
-    const int8_t pad = (int8_t)(-p->input_offset);
-    const uint32_t pad4 = 0x01010101u * (uint8_t)pad;
+  } else if (ML_DSP_SPECIALIZE && dil_w == 1 && ((k_w * in_c) & 3) == 0) {
+    /* rows of whole quads (KWS: 1 channel, 4 taps): straight from the
+     * input where a row lies inside it, else through patch */
     const int32_t run = k_w * in_c, left = fx0 * in_c, right = (k_w - fx1) * in_c;
-    int8_t *dst = patch;
-    for (fy = 0; fy < p->k_h; ++fy, dst += run) {
+    const uint32_t pad4 = 0x01010101u * (uint8_t)(int8_t)(-p->input_offset);
+    for (fy = 0; fy < p->k_h; ++fy) {
       const int32_t iy = base_y + fy * p->dil_h;
       const int8_t *row = in_b + (size_t)iy * in_w * in_c;
       if (iy < 0 || iy >= in_h) {
-        fill(dst, run, pad4);
-      } else if (dil_w == 1) {
-        fill(dst, left, pad4);
-        copy(dst + left, row + (size_t)(base_x + fx0) * in_c, run - left - right);
-        fill(dst + run - right, right, pad4);
+        for (j = run >> 2; j > 0; --j, col += stride) col[0] = col[1] = pad_quad;
+      } else if (left == 0 && right == 0) {
+        col = to_column(row + (size_t)base_x * in_c, run, col, stride, dbl);
       } else {
-        for (fx = 0; fx < k_w; ++fx) {
-          if (fx < fx0 || fx >= fx1)
-            fill(dst + fx * in_c, in_c, pad4);
-          else
-            copy(dst + fx * in_c, row + (size_t)(base_x + fx * dil_w) * in_c, in_c);
+        fill(patch, left, pad4);
+        copy(patch + left, row + (size_t)(base_x + fx0) * in_c, run - left - right);
+        fill(patch + run - right, right, pad4);
+        col = to_column(patch, run, col, stride, dbl);
+      }
+    }
+  } else {
+    /* gathered into patch, whose bytes k..k4 are zero (conv_dsp) */
+    const int8_t pad = (int8_t)(-p->input_offset);
+    const uint32_t pad4 = 0x01010101u * (uint8_t)pad;
+    const int32_t run = k_w * in_c, left = fx0 * in_c, right = (k_w - fx1) * in_c;
+    const int32_t k = p->k_h * run;
+    int8_t *dst = patch;
+    if (ML_DSP_SPECIALIZE && dil_w == 1 && left == 0 && right == 0 && base_y >= 0 &&
+        base_y + (p->k_h - 1) * p->dil_h < in_h) { /* inside: copies only */
+      const int8_t *src = in_b + ((size_t)base_y * in_w + (size_t)base_x) * in_c;
+      const size_t step = (size_t)p->dil_h * in_w * in_c;
+      for (fy = 0; fy < p->k_h; ++fy, dst += run, src += step) copy(dst, src, run);
+    } else {
+      for (fy = 0; fy < p->k_h; ++fy, dst += run) {
+        const int32_t iy = base_y + fy * p->dil_h;
+        const int8_t *row = in_b + (size_t)iy * in_w * in_c;
+        if (iy < 0 || iy >= in_h) {
+          fill(dst, run, pad4);
+        } else if (dil_w == 1) {
+          fill(dst, left, pad4);
+          copy(dst + left, row + (size_t)(base_x + fx0) * in_c, run - left - right);
+          fill(dst + run - right, right, pad4);
+        } else {
+          for (fx = 0; fx < k_w; ++fx) {
+            if (fx < fx0 || fx >= fx1)
+              fill(dst + fx * in_c, in_c, pad4);
+            else
+              copy(dst + fx * in_c, row + (size_t)(base_x + fx * dil_w) * in_c, in_c);
+          }
         }
       }
     }
-    to_column(patch, (int32_t)(dst - patch), col, stride, dbl);
+    to_column(patch, (k + 3) & ~3, col, stride, dbl);
   }
 }
 
@@ -291,12 +432,34 @@ static inline int32_t rescale_fast(int32_t a2, int32_t mult, int32_t ra, int32_t
   return (t + (a2 >> 31)) >> e;
 }
 
+/* The same for -31 <= shift <= -23, where zp 2^e does not fit in int32:
+ * ra = 2^(e-1), the output offset added after the shift. */
+static inline int32_t rescale_deep(int32_t a2, int32_t mult, int32_t ra, int32_t e, int32_t zp) {
+  return __ssat(((ml_smmlar(a2, mult, ra) + (a2 >> 31)) >> e) + zp, 8);
+}
+
 /* The per-channel parameters of rescale_fast, or 0 if channel c does not
  * qualify (see above; never with columns that are not doubled). */
 ML_ALWAYS_INLINE int fast_channel(int32_t b, int32_t m, int32_t s, int32_t limit, int32_t zp,
                                   int32_t *ra) {
   if (m < 0 || s > -1 || s < -22 || b >= limit || b <= -limit) return 0;
   *ra = (1 << (-s - 1)) + zp * (1 << -s);
+  return 1;
+}
+
+/* The weight rows that may run on over their last quad (k % 4 != 0)
+ * without reading past the weights; the others (at most 3) have a
+ * zero-padded copy in scratch ("tail"). */
+static inline int32_t over_rows(int32_t k, int32_t out_c) {
+  const int32_t over = (k & 3) == 0 ? out_c : out_c - (((k + 3) & ~3) - 1) / k;
+  return over > 0 ? over : 0;
+}
+
+/* The parameter ra of rescale_deep, or 0 if channel c does not qualify
+ * (mult < 0, shift outside [-31, -23] or |bias| too large, as above). */
+ML_ALWAYS_INLINE int deep_channel(int32_t b, int32_t m, int32_t s, int32_t limit, int32_t *ra) {
+  if (m < 0 || s > -23 || s < -31 || b >= limit || b <= -limit) return 0;
+  *ra = 1 << (-s - 1);
   return 1;
 }
 
@@ -332,6 +495,10 @@ static void one_channel(const ml_conv_params_t *p, const int8_t *filter, const i
       }
     }
   }
+  if (!fast && dbl) {
+    requant_sums(a, nstore, b, m, s, p, o, out_c);
+    return;
+  }
   for (i = 0; i < nstore; ++i, o += out_c) {
     if (fast) {
       *o = (int8_t)ml_clamp_i32(__ssat(rescale_fast(a[i], m, ra, -s), 8), p->act_min,
@@ -348,21 +515,21 @@ static void one_channel(const ml_conv_params_t *p, const int8_t *filter, const i
  * {2 bias, mult, ra, e} for rescale_fast, e = 0 where it does not apply.
  * full: no clamp beyond int8. */
 ML_ALWAYS_INLINE void full_group(const ml_conv_params_t *p, const int8_t *filter,
-                                 const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                                 const int32_t *table, const uint32_t *col, int32_t k,
-                                 int8_t *out, const int32_t n, const int full) {
-  const int32_t out_c = p->out_c, kq4 = (k + 3) >> 2;
-  const int32_t over = (k & 3) == 0 ? out_c : out_c - (4 * kq4 - 1) / k;
+                                 const int8_t *tail, const int32_t *bias, const int32_t *shift,
+                                 const int32_t *table,
+                                 const uint32_t *col, int32_t k, int8_t *out, const int32_t n,
+                                 const int full) {
+  const int32_t out_c = p->out_c, kq4 = (k + 3) >> 2, over = over_rows(k, out_c);
   const int32_t lo = p->act_min, hi = p->act_max;
   const int8_t *w = filter;
   int8_t *o0 = out;
-  int32_t c;
-  for (c = 0; c < over; ++c, table += 4, w += k, ++o0) {
-    const int32_t m = table[1], ra = table[2], e = table[3];
+  int32_t c = 0, stop = over;
+again: /* channels up to over from the weights, then the rest from tail */
+  for (; c < stop; ++c, table += 4, w += k, ++o0) {
     const int8_t *wp = w, *const end = w + 4 * kq4;
     const uint32_t *x = col;
     uint32_t t0, t1, t2, t3;
-    int32_t a0, a1, a2, a3, a4, a5;
+    int32_t a0, a1, a2, a3, a4, a5, m, ra, e;
     int8_t *o = o0;
     a0 = a1 = a2 = a3 = a4 = a5 = table[0];
 #if defined(__OPTIMIZE__)
@@ -376,12 +543,19 @@ ML_ALWAYS_INLINE void full_group(const ml_conv_params_t *p, const int8_t *filter
       a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5];
     }
 #endif
+    /* read after the dot product (the assembly's memory clobber keeps them
+     * there): not held, and spilled, across it */
+    m = table[1], ra = table[2], e = table[3];
     if (e == 0) { /* 2 (x . w): the portable rescale */
-      const int32_t b = bias[c], s = shift[c];
+      const int32_t a[ML_DSP_PIX] = {a0, a1, a2, a3, a4, a5};
+      requant_sums(a, n, bias[c], m, shift[c], p, o, out_c);
+      continue;
+    }
+    if (ML_DSP_SPECIALIZE && e < 0) { /* rescale_deep (never at -Os: see conv_dsp) */
       const int32_t a[ML_DSP_PIX] = {a0, a1, a2, a3, a4, a5};
       int32_t i;
       for (i = 0; i < n; ++i, o += out_c)
-        *o = requant((int32_t)((uint32_t)(a[i] >> 1) + (uint32_t)b), m, s, p);
+        *o = (int8_t)ml_clamp_i32(rescale_deep(a[i], m, ra, -e, p->output_offset), lo, hi);
       continue;
     }
 #if defined(__OPTIMIZE__)
@@ -424,9 +598,183 @@ ML_ALWAYS_INLINE void full_group(const ml_conv_params_t *p, const int8_t *filter
     ML_DSP_OUT(a5, 5);
 #undef ML_DSP_OUT
   }
-  for (; c < out_c; ++c)
-    one_channel(p, filter, bias, mult, shift, col, k, ML_DSP_PIX, n, out, 1, c);
+  if (c < out_c) {
+    w = tail, stop = out_c;
+    goto again;
+  }
 }
+
+#if defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#define ML_DSP_CHANNEL_LOOP 1
+/* The loop constants of run_channels, at the end of the columns (the SMLAD
+ * loop leaves its column pointer there): byte offsets. */
+#define ML_BLK_COL 0   /* the columns */
+#define ML_BLK_K4 4    /* 4 kq4: weight bytes a row's dot product reads */
+#define ML_BLK_DELTA 8 /* k - 4 kq4: from there to the next row */
+#define ML_BLK_OUT 12  /* the next channel's first output */
+#define ML_BLK_OC 16   /* out_c: from one pixel's output to the next */
+#define ML_BLK_TP 20   /* the next channel's table entry */
+#define ML_BLK_TEND 24 /* the table entry to stop at */
+#define ML_BLK_WP 28   /* the weight pointer, kept while rescale_deep runs */
+#define ML_BLK_ACC 32  /* the six sums of a channel that stopped the loop */
+#define ML_BLK_ZP 56   /* the output offset, for rescale_deep */
+#define ML_DSP_RQX(a)                                                                           \
+  "smmlar %[end], %[" #a "], %[w], %[we]\n\t"                                                   \
+  "add %[end], %[end], %[" #a "], asr #31\n\t"                                                  \
+  "asr %[end], %[end], %[xa]\n\t"                                                               \
+  "ssat %[end], #8, %[end]\n\t"
+#define ML_DSP_RQD(a)                                                                           \
+  "smmlar %[end], %[" #a "], %[w], %[we]\n\t"                                                   \
+  "add %[end], %[end], %[" #a "], asr #31\n\t"                                                  \
+  "asr %[end], %[end], %[xa]\n\t"                                                               \
+  "add %[end], %[end], %[wp]\n\t"                                                               \
+  "ssat %[end], #8, %[end]\n\t"
+
+/* Channels of a full group (six pixels, doubled columns, no clamp beyond
+ * int8) with their weight rows from wp on, from the table entry blk[TP] up
+ * to blk[TEND], dot product, rescale_fast and stores in one assembly loop
+ * (13 registers: the per-channel pointers live in blk); stops after the
+ * dot product of a channel that needs the portable rescale (e == 0),
+ * leaving its sums at blk[ACC] and blk[TP] at it. */
+#define ML_RUN_CHANNELS(ENTRY, DELTA)                                                              \
+  __asm__ volatile(                                                                                \
+      "1:\n\t"                                                                                     \
+      "ldr %[w], [%[xp], #20]\n\t"                                                                 \
+      "ldr %[a0], [%[w]]\n\t"                                                                      \
+      "ldr %[end], [%[xp], #4]\n\t"                                                                \
+      "add %[end], %[end], %[wp]\n\t"                                                              \
+      "ldr %[xp], [%[xp]]\n\t"                                                                     \
+      "mov %[a1], %[a0]\n\t"                                                                       \
+      "mov %[a2], %[a0]\n\t"                                                                       \
+      "mov %[a3], %[a0]\n\t"                                                                       \
+      "mov %[a4], %[a0]\n\t"                                                                       \
+      "mov %[a5], %[a0]\n\t"                                                                       \
+      ENTRY                                                                                        \
+      "2:\n\t" ML_DSP_STEP6 "3:\n\t" ML_DSP_STEP6                                                  \
+      "cmp %[wp], %[end]\n\t"                                                                      \
+      "bne 2b\n\t"                                                                                 \
+      DELTA                                                                                        \
+      "ldr %[end], [%[xp], #20]\n\t"                                                               \
+      "ldr %[xa], [%[end], #12]\n\t"                                                               \
+      "cmp %[xa], #0\n\t"                                                                          \
+      "beq 8f\n\t"                                                                                 \
+      "blt 7f\n\t"                                                                                 \
+      "ldrd %[w], %[we], [%[end], #4]\n\t"                                                         \
+      "add %[end], %[end], #16\n\t"                                                                \
+      "str %[end], [%[xp], #20]\n\t"                                                               \
+      "ldr %[xb], [%[xp], #12]\n\t"                                                                \
+      "add %[end], %[xb], #1\n\t"                                                                  \
+      "str %[end], [%[xp], #12]\n\t"                                                               \
+      ML_DSP_RQX(a0) "strb %[end], [%[xb]]\n\t"                                                    \
+      "ldr %[a0], [%[xp], #16]\n\t"                                                                \
+      ML_DSP_RQX(a1) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
+      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
+      ML_DSP_RQX(a2) "strb %[end], [%[xb]]\n\t"                                                    \
+      ML_DSP_RQX(a3) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
+      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
+      ML_DSP_RQX(a4) "strb %[end], [%[xb]]\n\t"                                                    \
+      ML_DSP_RQX(a5) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
+      "6:\n\t"                                                                                     \
+      "ldr %[w], [%[xp], #20]\n\t"                                                                 \
+      "ldr %[end], [%[xp], #24]\n\t"                                                               \
+      "cmp %[w], %[end]\n\t"                                                                       \
+      "bne 1b\n\t"                                                                                 \
+      "b 9f\n\t"                                                                                   \
+      "7:\n\t" /* rescale_deep: e = -table[3], zp from blk, wp kept there meanwhile */             \
+      "rsb %[xa], %[xa], #0\n\t"                                                                   \
+      "ldrd %[w], %[we], [%[end], #4]\n\t"                                                         \
+      "add %[end], %[end], #16\n\t"                                                                \
+      "str %[end], [%[xp], #20]\n\t"                                                               \
+      "str %[wp], [%[xp], #28]\n\t"                                                                \
+      "ldr %[wp], [%[xp], #56]\n\t"                                                                \
+      "ldr %[xb], [%[xp], #12]\n\t"                                                                \
+      "add %[end], %[xb], #1\n\t"                                                                  \
+      "str %[end], [%[xp], #12]\n\t"                                                               \
+      ML_DSP_RQD(a0) "strb %[end], [%[xb]]\n\t"                                                    \
+      "ldr %[a0], [%[xp], #16]\n\t"                                                                \
+      ML_DSP_RQD(a1) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
+      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
+      ML_DSP_RQD(a2) "strb %[end], [%[xb]]\n\t"                                                    \
+      ML_DSP_RQD(a3) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
+      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
+      ML_DSP_RQD(a4) "strb %[end], [%[xb]]\n\t"                                                    \
+      ML_DSP_RQD(a5) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
+      "ldr %[wp], [%[xp], #28]\n\t"                                                                \
+      "b 6b\n\t"                                                                                   \
+      "8:\n\t"                                                                                     \
+      "strd %[a0], %[a1], [%[xp], #32]\n\t"                                                        \
+      "strd %[a2], %[a3], [%[xp], #40]\n\t"                                                        \
+      "strd %[a4], %[a5], [%[xp], #48]\n\t"                                                        \
+      "9:\n\t"                                                                                     \
+      : [wp] "+r"(wp), [xp] "+r"(x), [w] "=&r"(t0), [we] "=&r"(t1), [xa] "=&r"(t2),                \
+        [xb] "=&r"(t3), [end] "=&r"(t4), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2),           \
+        [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5)                                             \
+      :                                                                                            \
+      : "memory", "cc")
+/* the quads run two a turn, entered at the second half when odd; the
+ * general case (odd count, or k % 4 != 0: the next row is not where the
+ * dot product stops) tests both per channel, the common one neither */
+#define ML_RUN_ODD                                                                              \
+  "sub %[w], %[end], %[wp]\n\t"                                                                 \
+  "tst %[w], #4\n\t"                                                                            \
+  "bne 3f\n\t"
+#define ML_RUN_DELTA                                                                            \
+  "ldr %[w], [%[xp], #8]\n\t"                                                                   \
+  "add %[wp], %[wp], %[w]\n\t"
+
+ML_ALWAYS_INLINE void run_channels(uint32_t *blk, const int8_t *wp, const int general) {
+  uint32_t t0, t1, t2, t3, t4;
+  int32_t a0, a1, a2, a3, a4, a5;
+  uint32_t *x = blk;
+  if (general)
+    ML_RUN_CHANNELS(ML_RUN_ODD, ML_RUN_DELTA);
+  else
+    ML_RUN_CHANNELS("", "");
+}
+#undef ML_RUN_CHANNELS
+#undef ML_RUN_ODD
+#undef ML_RUN_DELTA
+#undef ML_DSP_RQX
+#undef ML_DSP_RQD
+
+/* All output channels of a full group, as full_group(..., ML_DSP_PIX, 1):
+ * runs of channels in run_channels, the others in one_channel. */
+static void fast_group(const ml_conv_params_t *p, const int8_t *filter, const int8_t *tail,
+                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                       int32_t *table, uint32_t *col, int32_t k, int8_t *out) {
+  const int32_t out_c = p->out_c, kq4 = (k + 3) >> 2, over = over_rows(k, out_c);
+  uint32_t *blk = col + 2 * ML_DSP_PIX * kq4;
+  const int general = (k & 7) != 0; /* kq4 odd or k % 4 != 0 */
+  int32_t c = 0, stop = over;
+  blk[0] = (uint32_t)(uintptr_t)col;
+  blk[1] = (uint32_t)(4 * kq4);
+  blk[2] = (uint32_t)(k - 4 * kq4);
+  blk[4] = (uint32_t)out_c;
+  blk[ML_BLK_ZP / 4] = (uint32_t)p->output_offset;
+  for (;;) {
+    while (c < stop) {
+      const int8_t *wp = c < over ? filter + (size_t)c * k : tail + (size_t)(c - over) * k;
+      blk[3] = (uint32_t)(uintptr_t)(out + c);
+      blk[5] = (uint32_t)(uintptr_t)(table + 4 * c);
+      blk[6] = (uint32_t)(uintptr_t)(table + 4 * stop);
+      if (general)
+        run_channels(blk, wp, 1);
+      else
+        run_channels(blk, wp, 0);
+      c = (int32_t)(((int32_t *)(uintptr_t)blk[5] - table) >> 2);
+      if (c < stop) { /* 2 (x . w) at blk[ACC] */
+        requant_sums((const int32_t *)(blk + ML_BLK_ACC / 4), ML_DSP_PIX, bias[c], mult[c],
+                     shift[c], p, out + c, out_c);
+        ++c;
+      }
+    }
+    if (stop == out_c) break;
+    stop = out_c;
+  }
+}
+#else
+#define ML_DSP_CHANNEL_LOOP 0
+#endif
 
 /* Returns 0 (having written nothing) when this path does not apply. */
 static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -443,15 +791,27 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
   const uint32_t pad_quad = ((uint32_t)pad2 & 0xFFFFu) | ((uint32_t)pad2 << 16);
   int32_t *table = (int32_t *)scratch;
   uint32_t *col = (uint32_t *)(table + 4 * out_c);
-  int8_t *patch = (int8_t *)col + (size_t)2 * ML_DSP_PIX * k4;
+  int8_t *patch = (int8_t *)col + (size_t)2 * ML_DSP_PIX * k4 + ML_CONV2D_S8_DSP_BLOCK;
+  int8_t *tail = patch + (pointwise ? 0 : k4);
+  /* windows inside the input: from (y, x) with y <= y_last, x <= x_last */
+  const int32_t y_last = in_h - 1 - (p->k_h - 1) * p->dil_h, x_last = in_w - p->k_w;
+  const int32_t run = p->k_w * in_c;
+  const size_t step = (size_t)p->dil_h * in_w * in_c;
   int32_t r0, b = 0, oy = 0, ox = 0;
   if (p->groups > 1 || ((uintptr_t)scratch & 3u) != 0) return 0;
+  if (k & 3) { /* the last rows, zero-padded, for full_group */
+    const int32_t over = over_rows(k, out_c), nb = (out_c - over) * k;
+    memcpy(tail, filter + (size_t)over * k, (size_t)nb);
+    memset(tail + nb, 0, (size_t)(k4 + 4 - nb));
+  }
+  if (!pointwise) memset(patch + k, 0, (size_t)(k4 - k));
   if (dbl) { /* the per-channel constants of rescale_fast, once */
     const int32_t limit = (1 << 29) - k * (1 << 14);
     int32_t c, *t = table;
     for (c = 0; c < out_c; ++c, t += 4) {
       t[1] = mult[c];
       t[3] = fast_channel(bias[c], mult[c], shift[c], limit, p->output_offset, &t[2]) ? -shift[c]
+            : ML_DSP_SPECIALIZE && deep_channel(bias[c], mult[c], shift[c], limit, &t[2]) ? shift[c]
                                                                                      : 0;
       t[0] = t[3] ? 2 * bias[c] : 0; /* else the bias is added to x . w afterwards */
     }
@@ -466,7 +826,13 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
     for (i = n; i < cols; ++i)
       for (q = 0; q < (k4 >> 2); ++q) col[2 * (q * cols + i)] = col[2 * (q * cols + i) + 1] = 0;
     /* every window of the group, before any output of it */
-    for (i = 0; i < n; ++i) {
+    if (ML_DSP_SPECIALIZE && pointwise && dbl && n == ML_DSP_PIX) {
+      pointwise_columns(input + (size_t)r0 * in_c, k, col);
+      i = n;
+    } else {
+      i = 0;
+    }
+    for (; i < n; ++i) {
       if (pointwise) {
         const int8_t *src = input + (size_t)(r0 + i) * in_c;
         if (ML_DSP_SPECIALIZE && dbl)
@@ -476,7 +842,16 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
       } else {
         const int8_t *in_b = input + (size_t)b * in_h * in_w * in_c;
         const int32_t by = oy * p->stride_h - p->pad_top, bx = ox * p->stride_w - p->pad_left;
-        if (ML_DSP_SPECIALIZE && dbl)
+        if (ML_DSP_SPECIALIZE && p->dil_w == 1 && by >= 0 && by <= y_last && bx >= 0 &&
+            bx <= x_last) {
+          const int8_t *src = in_b + ((size_t)by * in_w + (size_t)bx) * in_c;
+          if (ML_DSP_SPECIALIZE && dbl && run == 9 && p->k_h == 3)
+            window27_to_column(src, step, col + 2 * i, 2 * cols);
+          else if (ML_DSP_SPECIALIZE && dbl)
+            inside_to_column(src, run, p->k_h, step, col + 2 * i, 2 * cols, patch, 1);
+          else
+            inside_to_column(src, run, p->k_h, step, col + 2 * i, 2 * cols, patch, dbl);
+        } else if (ML_DSP_SPECIALIZE && dbl)
           window_to_column(p, in_b, by, bx, col + 2 * i, 2 * cols, pad_quad, patch, 1);
         else
           window_to_column(p, in_b, by, bx, col + 2 * i, 2 * cols, pad_quad, patch, dbl);
@@ -486,10 +861,14 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
         }
       }
     }
-    if (ML_DSP_SPECIALIZE && n == ML_DSP_PIX && dbl && full) {
-      full_group(p, filter, bias, mult, shift, table, col, k, out, ML_DSP_PIX, 1);
+    if (ML_DSP_CHANNEL_LOOP && n == ML_DSP_PIX && dbl && full) {
+#if ML_DSP_CHANNEL_LOOP
+      fast_group(p, filter, tail, bias, mult, shift, table, col, k, out);
+#endif
+    } else if (ML_DSP_SPECIALIZE && n == ML_DSP_PIX && dbl && full) {
+      full_group(p, filter, tail, bias, shift, table, col, k, out, ML_DSP_PIX, 1);
     } else if (cols == ML_DSP_PIX && dbl) {
-      full_group(p, filter, bias, mult, shift, table, col, k, out, n, full);
+      full_group(p, filter, tail, bias, shift, table, col, k, out, n, full);
     } else {
       int32_t c;
       for (c = 0; c < out_c; ++c)

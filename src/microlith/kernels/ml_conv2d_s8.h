@@ -31,11 +31,14 @@ extern "C" {
 
 /* Output pixels the DSP path computes together. */
 #define ML_CONV2D_S8_DSP_PIXELS 6
+/* Bytes of loop constants the DSP path keeps in scratch. */
+#define ML_CONV2D_S8_DSP_BLOCK 64
 
 /* Bytes of scratch ml_conv2d_s8 needs for these parameters, on any core:
  * with k = k_h * k_w * in_c / groups rounded up to a multiple of 4,
- * 16 * out_c + 2 * ML_CONV2D_S8_DSP_PIXELS * k, plus k unless the
- * convolution is 1x1 with stride 1 and no padding. */
+ * 16 * out_c + 2 * ML_CONV2D_S8_DSP_PIXELS * k + ML_CONV2D_S8_DSP_BLOCK, plus k
+ * unless the convolution is 1x1 with stride 1 and no padding, plus k + 4
+ * when k_h * k_w * in_c / groups is not a multiple of 4. */
 size_t ml_conv2d_s8_scratch_size(const ml_conv_params_t *p);
 
 /* folded_bias[c] = bias[c] + input_offset * (sum of output channel c's

@@ -352,6 +352,8 @@ def _lower_conv(kind: str, family: str, ins: list[Tensor | None], outs: list[Ten
 
 # Output pixels ml_conv2d_s8's DSP path computes together (ML_CONV2D_S8_DSP_PIXELS).
 CONV2D_S8_DSP_PIXELS = 6
+# Bytes of loop constants it keeps in scratch (ML_CONV2D_S8_DSP_BLOCK).
+CONV2D_S8_DSP_BLOCK = 64
 
 
 def conv2d_scratch_bytes(params: dict, itemsize: int) -> int:
@@ -361,8 +363,10 @@ def conv2d_scratch_bytes(params: dict, itemsize: int) -> int:
     know the core: the DSP path (cores with __ARM_FEATURE_DSP) keeps 16 bytes
     of rescaling constants per output channel, widens CONV2D_S8_DSP_PIXELS
     windows to int16 and gathers one int8 window (not for those 1x1
-    convolutions); the portable path only that int8 window. Window sizes are
-    rounded up to a multiple of 4 there."""
+    convolutions), keeps CONV2D_S8_DSP_BLOCK bytes of loop constants and,
+    when the window size k is not a multiple of 4, a zero-padded copy of the
+    last weight rows (k4 + 4 bytes); the portable path only needs that int8
+    window. Window sizes are rounded up to a multiple of 4 (k4) there."""
     p = params
     pointwise = (p["k_h"] == p["k_w"] == 1 and p["stride_h"] == p["stride_w"] == 1
                  and p["pad_top"] == p["pad_left"] == 0 and p["groups"] <= 1
@@ -370,7 +374,8 @@ def conv2d_scratch_bytes(params: dict, itemsize: int) -> int:
     k = p["k_h"] * p["k_w"] * (p["in_c"] // max(p["groups"], 1))
     if itemsize == 1:
         k4 = (k + 3) // 4 * 4
-        return 16 * p["out_c"] + 2 * CONV2D_S8_DSP_PIXELS * k4 + (0 if pointwise else k4)
+        return (16 * p["out_c"] + 2 * CONV2D_S8_DSP_PIXELS * k4 + CONV2D_S8_DSP_BLOCK
+                + (0 if pointwise else k4) + (k4 + 4 if k % 4 else 0))
     if pointwise:
         return 0
     return k * itemsize
@@ -450,6 +455,55 @@ class Conv2D(OpDef):
         return raster_overlap_input(node, ins, outs)
 
 
+# ml_depthwise_conv2d_s8_3x3: channels per group, widest layer, scratch bytes per channel
+# (ML_DW3_SCRATCH_PER_CHANNEL: the DSP path's int16 weight pairs and doubled biases).
+DW3_GROUP, DW3_MAX_CHANNELS, DW3_SCRATCH_PER_CHANNEL = 4, 256, 28
+
+
+def depthwise3x3_folded_bias(params: dict, w: Tensor, bias: Tensor | None,
+                             q: ConvQuant) -> np.ndarray | None:
+    """The folded bias ml_depthwise_conv2d_s8_3x3 takes (bias + input_offset *
+    the sum of the channel's 9 weights, int32), or None when that kernel
+    does not apply: int8, 3x3, depth multiplier 1, dilation 1, channels a
+    multiple of 4 up to 256, horizontal stride 1 or 2, every multiplier >= 0
+    with shift in [-22, -1], an input zero point inside int8, and biases
+    small enough that every sum stays below 2^29 (the DSP rescale's range).
+    The kernel reads the layer's own int8 weights, multipliers and shifts
+    besides: its constants take as much flash as the original layer's."""
+    p = params
+    c = p["out_c"]
+    if not (p["k_h"] == p["k_w"] == 3 and p["dil_h"] == p["dil_w"] == 1
+            and p["depth_multiplier"] == 1 and p["in_c"] == c and c % DW3_GROUP == 0
+            and 0 < c <= DW3_MAX_CHANNELS and p["stride_w"] in (1, 2)
+            and -128 <= -q.input_offset <= 127 and w.data is not None
+            and (bias is None or bias.data is not None)):
+        return None
+    mult = np.asarray(q.multiplier, dtype=np.int64)
+    shift = np.asarray(q.shift, dtype=np.int64)
+    if np.any(mult < 0) or np.any(shift > -1) or np.any(shift < -22):
+        return None
+    wk = np.asarray(w.data, dtype=np.int64).reshape(3, 3, c)  # [row, column, channel]
+    b = (np.zeros(c, np.int64) if bias is None
+         else np.asarray(bias.data, dtype=np.int64).reshape(-1))
+    folded = b + q.input_offset * wk.sum(axis=(0, 1))
+    if np.any(np.abs(folded) > (1 << 29) - 9 * (1 << 14) - 1):
+        return None
+    return folded.astype(np.int32)
+
+
+def depthwise3x3_rescale_triples(mult: np.ndarray, shift: np.ndarray,
+                                 output_offset: int) -> np.ndarray:
+    """ml_depthwise_conv2d_s8_3x3's per-channel rescaling constants, int32
+    [C * 3]: multiplier, e = -shift - 1, and (2 * output_offset + 1) * 2^e
+    (the DSP rescale's rounding constant); needs shifts in [-22, -1]."""
+    m = np.asarray(mult, dtype=np.int64).reshape(-1)
+    e = -np.asarray(shift, dtype=np.int64).reshape(-1) - 1
+    if np.any(e < 0) or np.any(e > 21):
+        raise ValueError("depthwise 3x3 rescale triples need shifts in [-22, -1]")
+    r = (2 * int(output_offset) + 1) * (np.int64(1) << e)
+    return np.stack([m, e, r], axis=1).reshape(-1).astype(np.int32)
+
+
 @register
 class DepthwiseConv2D(OpDef):
     kind = "depthwise_conv2d"
@@ -493,12 +547,30 @@ class DepthwiseConv2D(OpDef):
         a: Conv2DAttrs = node.attrs
         params = _conv_params(x, w, outs[0], w.shape[1:3], a.stride, a.dilation, a.pads, 1,
                               w.shape[3] // x.shape[3])
-        return _lower_conv(self.kind, "depthwise_conv2d", ins, outs, params, a.activation)
+        low = _lower_conv(self.kind, "depthwise_conv2d", ins, outs, params, a.activation)
+        if x.dtype is not DType.INT8:
+            return low
+        folded = depthwise3x3_folded_bias(low.params or {}, w,
+                                          ins[2] if len(ins) > 2 else None,
+                                          conv_quant(self.kind, ins, outs, a.activation))
+        if folded is None:
+            return low
+        # the folded bias replaces the bias (whose input is then not emitted), the
+        # rescaling triples the separate multipliers and shifts
+        args = ("{params}", "{in0}", "{in1}", "{const:bias}", "{const:rq}", "{out0}",
+                "{scratch}")
+        rq = depthwise3x3_rescale_triples(low.consts["mult"], low.consts["shift"],
+                                          int((low.params or {})["output_offset"]))
+        return Lowering("ml_depthwise_conv2d_s8_3x3", low.sources, args, low.params_type,
+                        low.params, {"bias": folded, "rq": rq},
+                        DW3_SCRATCH_PER_CHANNEL * x.shape[3])
 
     def overlap_input(self, node: Node, ins: list[Tensor | None],
                       outs: list[Tensor]) -> tuple[int, int] | None:
         """Raster order in every ml_depthwise_conv2d_* path (channel blocks of
-        one pixel, depth multipliers)."""
+        one pixel, depth multipliers); the 3x3 DSP path's tiles of two
+        neighbouring pixels, written channel group by channel group, need no
+        more lead (see ml_depthwise_conv2d_s8.c)."""
         return raster_overlap_input(node, ins, outs)
 
 

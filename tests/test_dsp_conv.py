@@ -1,0 +1,346 @@
+"""The fast int8 ADD/SUB path (ml_add_s8.c) and the fast rescale of the
+matrix kernels, bit for bit against the numpy reference:
+
+- every pair of int8 inputs (256 x 256) through ADD and SUB with TFLM-made
+  parameters of every kind the fast path specializes (either input the
+  larger-scale one, equal scales, fused activations) on the host build (the
+  portable C) and on Cortex-M4F in Unicorn (SMMLAR), which must also be
+  fast; parameters the fast path refuses take the general body, still exact;
+- the identity the fast rescale rests on, SaturatingRoundingDoublingHighMul
+  = SMMLAR of the doubled operand, on edge values, and the bounds that keep
+  ADD's operands away from the one saturating case (INT32_MIN x INT32_MIN).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from test_int_other_ops import Cases, mismatches, reference
+
+from microlith.codegen import generate
+from microlith.codegen.host import run_graph_c
+from microlith.emulate.bench import _board_for
+from microlith.emulate.unicorn import run_unicorn
+from microlith.ir import DType
+from microlith.ops import get, qmath
+from microlith.ops.elementwise import BinaryAttrs, add_sub_params
+from microlith.toolchain.arm import build_elf
+from microlith.toolchain.host import WARNINGS, find_cc
+
+assert shutil.which("arm-none-eabi-gcc"), \
+    "arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
+
+I8 = DType.INT8
+CORE = "cortex-m4f"
+INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+
+# every pair of int8 values: a[i, j] = i - 128, b[i, j] = j - 128
+PAIR_A = np.repeat(np.arange(-128, 128), 256).reshape(256, 256).astype(np.int8)
+PAIR_B = np.tile(np.arange(-128, 128), 256).reshape(256, 256).astype(np.int8)
+
+# kind, (scale, zero point) of input 1, input 2, output, activation
+FAST = [
+    ("add", (0.05, 3), (0.021, -7), (0.09, -11), "none"),  # input 1 the larger scale
+    ("add", (0.013, -128), (0.04, 127), (0.06, -128), "relu"),  # input 2, relu at -128
+    ("add", (0.03, 5), (0.03, -9), (0.05, 20), "relu"),  # equal scales; relu above -128
+    ("add", (0.02, 0), (0.02, 0), (0.02, 0), "relu6"),  # equal, clamped both sides
+    ("sub", (0.05, 10), (0.011, -3), (0.07, 4), "none"),  # the larger one subtracted from
+    ("sub", (0.009, -20), (0.05, 30), (0.08, -1), "none"),  # the larger one subtracted
+    ("sub", (0.04, 1), (0.04, -1), (0.06, 0), "relu"),  # equal scales
+    ("add", (0.5, 0), (0.5 * 2.0 ** -28, 17), (0.9, 0), "none"),  # input 2 shift -29
+    ("add", (0.004, 60), (0.1, -60), (0.0005, 0), "none"),  # output shift -1, saturating
+]
+# parameters the fast path refuses (the output zero point times 2^e overflows int32):
+# the general body, exact all the same
+GENERAL = [
+    ("add", (0.01, 3), (0.01, -4), (1.5, 127), "none"),
+    ("sub", (0.01, 3), (0.007, -4), (1.5, -128), "none"),
+]
+
+
+def _pairs_graph(cases) -> tuple[Cases, list[np.ndarray]]:
+    c = Cases()
+    sample = []
+    for kind, (s1, z1), (s2, z2), (so, zo), act in cases:
+        a = c.tensor((256, 256), I8, s1, z1)
+        b = c.tensor((256, 256), I8, s2, z2)
+        sample += [PAIR_A, PAIR_B]
+        c.add(f"{kind} {act}", kind, [a, b], BinaryAttrs(act), I8, so, zo)
+    return c, sample
+
+
+def _m4f(graph, sample, root):
+    project = generate(graph, root / "project", prefix="model")
+    build = build_elf(project, CORE, "-O2", board=_board_for(CORE), firmware="none",
+                      out=root / "m4f.elf")
+    return run_unicorn(build.elf, "model", [sample], graph, core=CORE)
+
+
+def _fast_setup(p: dict) -> bool:
+    """add_fast_setup of ml_add_s8.c, in Python."""
+    unit = (1 << 30, 0)
+    u1 = (p["in1_mult"], p["in1_shift"]) == unit
+    u2 = (p["in2_mult"], p["in2_shift"]) == unit
+    if p["left_shift"] != 20 or not (u1 or u2):
+        return False
+    m, s = (p["in2_mult"], p["in2_shift"]) if u1 else (p["in1_mult"], p["in1_shift"])
+    if not (u1 and u2) and (m < 0 or not -31 <= s <= -1):
+        return False
+    e = -p["out_shift"]
+    if p["out_mult"] < 0 or not 1 <= e <= 31:
+        return False
+    return INT32_MIN <= (1 << (e - 1)) + p["out_offset"] * (1 << e) <= INT32_MAX
+
+
+def test_add_sub_every_input_pair_fast_and_general_paths(tmp_path):
+    cases = FAST + GENERAL
+    c, sample = _pairs_graph(cases)
+    # the cases reach the paths they claim to
+    for k, node in enumerate(c.graph.nodes):
+        p = add_sub_params(node.op, c.graph.input_tensors(node), c.graph.output_tensors(node),
+                           node.attrs.activation)
+        assert _fast_setup(p) == (k < len(FAST)), cases[k]
+    want = reference(c.graph, [sample])
+    host = run_graph_c(c.graph, [sample], prefix="adds")
+    m4f = _m4f(c.graph, sample, tmp_path / "all")
+    bad = mismatches(c.names, want, host) + mismatches(c.names, want, m4f.outputs)
+    assert not bad, "\n".join(bad)
+
+
+def test_add_fast_path_is_fast_on_m4f(tmp_path):
+    """Two of the fast cases alone: at most 17 instructions an element on
+    Cortex-M4F (the general body takes about 125)."""
+    c, sample = _pairs_graph([FAST[0], FAST[1]])
+    run = _m4f(c.graph, sample, tmp_path / "fast")
+    per_element = run.instructions[0] / (2 * 256 * 256)
+    assert per_element <= 17, per_element
+
+
+KERNELS = Path(__file__).resolve().parents[1] / "src" / "microlith" / "kernels"
+
+
+def test_add_sub_size_optimized_build_every_input_pair(tmp_path):
+    """The -Os build's single unspecialized loop (flags at run time), called
+    with each case's own lowering: every pair exact."""
+    lib = tmp_path / "libadd.so"
+    r = subprocess.run([find_cc(), "-Os", *WARNINGS, "-shared", "-fPIC", f"-I{KERNELS}",
+                        str(KERNELS / "ml_add_s8.c"), "-o", str(lib)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    dll = ctypes.CDLL(str(lib))
+    c, sample = _pairs_graph(FAST + GENERAL)
+    want = reference(c.graph, [sample])[0]
+    for k, node in enumerate(c.graph.nodes):
+        low = get(node.op).lower(node, c.graph.input_tensors(node), c.graph.output_tensors(node))
+        params = np.array(list(low.params.values()), dtype=np.int32)
+        geom = np.ascontiguousarray(low.consts["geom"], dtype=np.int32)
+        out = np.zeros((256, 256), np.int8)
+        getattr(dll, low.function)(*(a.ctypes.data_as(ctypes.c_void_p)
+                                     for a in (PAIR_A, PAIR_B, out, params, geom)))
+        assert np.array_equal(out, want[k]), c.names[k]
+
+
+def _srdhm(a: int, b: int) -> int:
+    return int(qmath.saturating_rounding_doubling_high_mul(np.int64(a), np.int64(b)))
+
+
+def _smmlar(a: int, b: int, acc: int) -> int:
+    """Armv7E-M SMMLAR: acc + ((a b + 2^31) >> 32), wrapped to int32 (ml_smmlar)."""
+    v = (acc + ((a * b + (1 << 31)) >> 32)) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _rdbpot(x: int, e: int) -> int:
+    return int(qmath.rounding_divide_by_pot(np.int64(x), e))
+
+
+def test_smmlar_of_the_doubled_operand_is_srdhm():
+    """SMMLAR(2x, m, 0) = srdhm(x, m) for every x with 2x in int32 and m >= 0,
+    on edge values (signs, ties, the extremes), and the rounding shift with
+    2^(e-1) and the sign correction is RoundingDivideByPOT."""
+    rng = np.random.default_rng(7)
+    xs = {0, 1, -1, 2, -2, (1 << 30) - 1, -(1 << 30), 1 << 29, -(1 << 29), 255 << 20,
+          -(255 << 20), 3 << 19, -(3 << 19)}
+    xs |= {int(v) for v in rng.integers(-(1 << 30), 1 << 30, 200)}
+    # with m = 2^30, srdhm(x, m) = x / 2: these are exact ties of the rounding shifts
+    xs |= {sign * (2 * k + 1) << e for sign in (1, -1) for k in (0, 1, 7) for e in (1, 2, 5, 20)}
+    ms = {0, 1, 2, 1 << 30, (1 << 30) + 1, INT32_MAX, INT32_MAX - 1, 3 << 29}
+    ms |= {int(v) for v in rng.integers(0, 1 << 31, 40)}
+    for x in xs:
+        for m in ms:
+            assert _smmlar(2 * x, m, 0) == _srdhm(x, m), (x, m)
+            for e in (1, 2, 5, 20, 31):
+                got = (_smmlar(2 * x, m, 1 << (e - 1)) + (-1 if x < 0 else 0)) >> e
+                assert got == _rdbpot(_srdhm(x, m), e), (x, m, e)
+
+
+def test_add_operands_never_reach_the_saturating_case():
+    """srdhm saturates only for INT32_MIN x INT32_MIN: ADD's multipliers are
+    never negative and its shifted inputs stay below 2^28 (and their doubles,
+    SMMLAR's operands, below 2^29), the sum of the rescaled inputs below 2^29:
+    for random TFLM parameters and every int8 input."""
+    rng = np.random.default_rng(11)
+    a = np.arange(-128, 128, dtype=np.int64)
+    c = Cases()
+    for _ in range(200):
+        s1, s2, so = (float(v) for v in 10.0 ** rng.uniform(-4, 0, 3))
+        z1, z2, zo = (int(v) for v in rng.integers(-128, 128, 3))
+        x = c.tensor((4,), I8, s1, z1)
+        y = c.tensor((4,), I8, s2, z2)
+        c.add("r", "add", [x, y], BinaryAttrs(), I8, so, zo)
+        node = c.graph.nodes[-1]
+        try:
+            p = add_sub_params("add", c.graph.input_tensors(node), c.graph.output_tensors(node),
+                               "none")
+        except Exception:  # noqa: BLE001 (output multiplier >= 1: refused, as TFLM)
+            continue
+        assert min(p["in1_mult"], p["in2_mult"], p["out_mult"]) >= 0
+        big = 0
+        for off, m, s in ((p["in1_offset"], p["in1_mult"], p["in1_shift"]),
+                          (p["in2_offset"], p["in2_mult"], p["in2_shift"])):
+            xs = (a + off) << 20
+            assert np.abs(xs).max() < 1 << 28
+            y = qmath.multiply_by_quantized_multiplier(xs, m, s).astype(np.int64)
+            big += int(np.abs(y).max())
+        assert big < 1 << 29
+
+
+# -- conv2d DSP path: deep rescaling shifts, im2col gathers, the channel loop ------------------
+
+def _deep_shift_cases(big_bias: bool = False):
+    """Single int8 conv2d cases whose odd output channels have 2^-18 times
+    the weight scale (rescaling shifts in [-31, -23], as the nearly dead
+    channels of VWW's later layers), full int8 output range (activation
+    none: the assembly channel loop), over windows the DSP path gathers in
+    each of its ways: pointwise (64 and 12 input channels), rows of whole
+    quads (1 channel, 4 taps, padded rows), gathered windows with
+    k % 4 != 0 (the zero-padded last weight rows) and a clipped 3x3.
+    big_bias: channels 1 and 2 of every 4 get a bias beyond 2^29 (as dead
+    channels' biases in TFLite models), which the fast rescales refuse."""
+    from test_inplace_conv import Geometry
+    from test_inplace_conv import make_case as geometry_case
+
+    from microlith.ir import QuantParams
+    geos = [
+        Geometry("1x1 64->16, 25 pixels", (1, 5, 5, 64), (1, 1), pads="valid", cout=16),
+        Geometry("1x1 12->9, 13 pixels", (1, 1, 13, 12), (1, 1), pads="valid", cout=9),
+        Geometry("10x4 stride 2 in 1", (1, 13, 10, 1), (10, 4), (2, 2), cout=10),
+        Geometry("3x3 stride 2 in 3, k=27", (1, 9, 9, 3), (3, 3), (2, 2), pads=(0, 1, 0, 1),
+                 cout=8),
+        Geometry("3x3 same in 5, k=45", (1, 6, 5, 5), (3, 3), cout=7),
+    ]
+    out = []
+    for i, geo in enumerate(geos):
+        seed = 3 * (400 + i)  # seed % 3 == 0: activation none
+        g, x = geometry_case("conv2d", "int8", geo, seed)
+        assert g.nodes[0].attrs.activation == "none"
+        w = g.tensor("w")
+        scale = np.array(w.quant.scale, dtype=np.float32)
+        scale[1::2] *= 2.0 ** -18
+        w.quant = QuantParams(scale, w.quant.zero_point, w.quant.axis)
+        if big_bias:
+            b = g.tensor("b")
+            bv = b.data.copy()
+            bv[1::4] = (1 << 29) + 12345
+            bv[2::4] = -(1 << 30) - 999
+            b.data = bv
+        out.append((geo.name + (", big bias" if big_bias else ""), g, x))
+    return out
+
+
+def test_conv2d_dsp_deep_shifts_and_gathers_bit_exact(tmp_path):
+    """The conv2d DSP path (with its channel loop and the deep-shift rescale)
+    equals the numpy reference and the portable build on Cortex-M4F."""
+    from test_dsp_kernels import PORTABLE, _run_m4f
+    from test_int_matrix_ops import merge
+
+    from microlith.ops.conv import conv_quant
+    from microlith.verify import run as reference_run
+
+    cases = _deep_shift_cases() + _deep_shift_cases(big_bias=True)
+    for name, g, _ in cases:
+        node = g.nodes[0]
+        q = conv_quant(node.op, g.input_tensors(node), g.output_tensors(node), "none")
+        s = np.asarray(q.shift)
+        assert np.all((s[1::2] <= -23) & (s[1::2] >= -31)), (name, s)
+        assert np.all((s[0::2] >= -22) & (s[0::2] <= -1)), (name, s)
+    graph, sample = merge([(g, [x]) for _, g, x in cases], "dsp_deep_shifts")
+    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
+    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
+    # -Os: the compact DSP path (no channel loop, no deep-shift rescale)
+    project = generate(graph, tmp_path / "os" / "project", prefix="model")
+    build = build_elf(project, CORE, "-Os", board=_board_for(CORE), firmware="none",
+                      out=tmp_path / "os" / "m4f.elf")
+    small = run_unicorn(build.elf, "model", [sample], graph, core=CORE)
+    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
+    problems = []
+    for i, (name, _, _) in enumerate(cases):
+        want = ref[graph.outputs[i]]
+        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i]),
+                           ("DSP -Os", small.outputs[0][i])):
+            if got.shape != want.shape or not np.array_equal(got, want):
+                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
+    assert not problems, "\n".join(problems)
+    assert dsp.instructions[0] * 2 < portable.instructions[0]
+    assert dsp.instructions[0] < small.instructions[0] < portable.instructions[0]
+
+
+def test_conv2d_lowering_reserves_exactly_the_kernels_scratch(tmp_path):
+    """Lowering.scratch_bytes of every int8 conv2d geometry of the DSP tests
+    (and a grouped one) is ml_conv2d_s8_scratch_size() itself, called on the
+    host build of the kernel."""
+    from test_dsp_kernels import _geometry_cases
+    from test_inplace_conv import Geometry
+    from test_inplace_conv import make_case as geometry_case
+
+    lib = tmp_path / "libconv.so"
+    r = subprocess.run([find_cc(), "-O1", *WARNINGS, "-shared", "-fPIC", f"-I{KERNELS}",
+                        str(KERNELS / "ml_conv2d_s8.c"), "-o", str(lib)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    size_of = ctypes.CDLL(str(lib)).ml_conv2d_s8_scratch_size
+    size_of.restype = ctypes.c_size_t
+    graphs = [g for _, g, _ in _geometry_cases() + _deep_shift_cases()
+              if g.nodes[0].op == "conv2d"]
+    graphs.append(geometry_case("conv2d", "int8", Geometry(
+        "grouped 3x3", (1, 5, 5, 12), (3, 3), cout=6, groups=3), 9)[0])
+    ks = set()
+    for g in graphs:
+        node = g.nodes[0]
+        low = get(node.op).lower(node, g.input_tensors(node), g.output_tensors(node))
+        p = low.params
+        fields = list(p.values())
+        assert len(fields) == 23 and all(isinstance(v, int) for v in fields[:21])
+        raw = np.array(fields[:21], dtype=np.int32).tobytes() + \
+            np.array(fields[21:], dtype=np.float32).tobytes()
+        buf = ctypes.create_string_buffer(raw, len(raw))
+        assert low.scratch_bytes == size_of(buf), g.name
+        ks.add(p["k_h"] * p["k_w"] * p["in_c"] // max(p["groups"], 1) % 4)
+    assert ks == {0, 1, 2, 3}  # with and without the padded copy of the last weight rows
+
+
+def test_conv2d_one_floor_rescale_is_tflm_rescale():
+    """requant_sums' rescale in ml_conv2d_s8.c (one 64-bit floor: the high
+    word of x m + 2^30 + 2^(30+e) - (x < 0) 2^31, shifted by e - 1) equals
+    TFLite's MultiplyByQuantizedMultiplier for m >= 0 and shift -e in
+    [-31, -1] on edge and random x (int32 extremes, ties, small values)."""
+    rng = np.random.default_rng(5)
+    xs = [0, 1, -1, 2, -2, 3, -3, INT32_MAX, INT32_MIN, INT32_MAX - 1, INT32_MIN + 1,
+          1 << 30, -(1 << 30), (1 << 29) + 12345, -(1 << 30) - 999]
+    xs += [sign * ((2 * k + 1) << e) for sign in (1, -1) for k in (0, 1, 5) for e in range(0, 30)]
+    xs += [int(v) for v in rng.integers(INT32_MIN, INT32_MAX, 400, endpoint=True)]
+    xs += [int(v) for v in rng.integers(-5000, 5000, 200)]
+    x = np.array([v for v in xs if INT32_MIN <= v <= INT32_MAX], dtype=np.int64)
+    ms = [0, 1, 1 << 30, (1 << 30) + 1, INT32_MAX, INT32_MAX - 1, 3 << 29]
+    ms += [int(v) for v in rng.integers(1 << 30, 1 << 31, 20)]
+    for m in ms:
+        for e in range(1, 32):
+            want = qmath.multiply_by_quantized_multiplier(x, m, -e).astype(np.int64)
+            c = (1 << 30) + (1 << (30 + e)) - np.where(x < 0, 1 << 31, 0)
+            p = x * m + c  # exact: |x m| < 2^62
+            got = (p >> 32) >> (e - 1)
+            assert np.array_equal(got, want), (m, e, x[got != want][:5])
