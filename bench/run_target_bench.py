@@ -3,7 +3,7 @@ cortex-m4f and cortex-m0plus, from Cortex-M builds run in emulation.
 
     .venv/bin/python bench/run_target_bench.py [--opt O2] [--out FILE]
 
-Measured: flash (code / weights), RAM (arena / other), painted peak stack,
+Measured: flash (code / weights), RAM (arena / scratch / other), painted peak stack,
 executed instructions per inference (Unicorn), MACs per instruction.
 Estimated: latency at 120 MHz = instructions x the core's cycles-per-
 instruction planning figure. Beside them, published MLPerf Tiny v1.x latencies
@@ -48,7 +48,8 @@ def main() -> None:
     root = _find()
     if root is None:
         sys.exit("../shared/models not found (set MICROLITH_SHARED_MODELS)")
-    lines = ["| model | core | flash code / weights (B) | RAM arena / other (B) | stack (B) | "
+    lines = ["| model | core | flash code / weights (B) | RAM arena / scratch / other (B) | "
+             "stack (B) | "
              "instructions | MACs/instr | est. latency @120 MHz (ms) | bit-exact | "
              "published M4 @120 MHz: TFLM+CMSIS-NN / best (ms) |",
              "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|"]
@@ -64,7 +65,8 @@ def main() -> None:
             pub_s = f"{pub[0]} / {pub[1]}" if pub and core == "cortex-m4f" else "-"
             lines.append(
                 f"| {name} | {core} | {d['flash']['code']:,} / {d['flash']['weights']:,} | "
-                f"{d['ram']['arena']:,} / {ram_other:,} | {d['stack_peak_bytes']:,} | "
+                f"{d['ram']['arena']:,} / {d['ram']['scratch']:,} / {ram_other:,} | "
+                f"{d['stack_peak_bytes']:,} | "
                 f"{d['instructions']:,} | {d['macs_per_instruction']:.3f} | "
                 f"{d['estimates']['latency_ms']:.1f} | {'yes' if d['bit_exact'] else 'NO'} | "
                 f"{pub_s} |")
@@ -72,7 +74,8 @@ def main() -> None:
     text = "\n".join([
         "### On target: Cortex-M builds in emulation", "",
         f"Command: `.venv/bin/python bench/run_target_bench.py --opt {args.opt}` "
-        "(arm-none-eabi-gcc, our portable kernels; instructions counted in Unicorn).", "",
+        "(arm-none-eabi-gcc; our kernels with the ARMv7E-M DSP paths on cortex-m4f, portable C on "
+        "cortex-m0plus; instructions counted in Unicorn).", "",
         *lines, "",
         "Measured: flash, RAM, stack (painted), instructions, MACs/instruction, bit-exactness "
         "against the host build. Estimated: latency = instructions x "

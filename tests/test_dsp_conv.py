@@ -344,3 +344,164 @@ def test_conv2d_one_floor_rescale_is_tflm_rescale():
             p = x * m + c  # exact: |x m| < 2^62
             got = (p >> 32) >> (e - 1)
             assert np.array_equal(got, want), (m, e, x[got != want][:5])
+
+
+# -- conv2d DSP path: channels whose output is the same for every input ------------------------
+
+# channels made constant (a huge bias and a deep shift, or a bias that clamps), first, last,
+# two in a row; BOUNDARY: nearly constant (a deep shift, all weights 127, a rounding step that
+# only the window of all 127 (UP) or all -128 (DOWN) reaches)
+_CONST = (0, 2, 3, 5)
+_UP, _DOWN = 4, 1
+
+
+def _requant(acc, m, s, q):
+    y = qmath.multiply_by_quantized_multiplier(np.asarray(acc, dtype=np.int64), m, s)
+    return np.clip(y.astype(np.int64) + q.output_offset, q.act_min, q.act_max)
+
+
+def _constant_channel_cases(constant: bool = True):
+    """int8 conv2d cases whose channels _CONST (and the last one) give one
+    output whatever the input, and whose channel _BOUNDARY (all weights 127)
+    and _DOWN (the same) step between two outputs only at the largest and
+    the smallest sum the input reaches: the DSP path may skip only the
+    first kind. Full groups, last groups of 1, 2 and 4 pixels,
+    k % 4 == 1 (the zero-padded last weight rows), clipped windows,
+    activation none (the assembly channel loop) and relu. constant=False:
+    the same cases unchanged (for the instruction counts)."""
+    from test_inplace_conv import Geometry
+    from test_inplace_conv import make_case as geometry_case
+
+    from microlith.ir import QuantParams
+    from microlith.ops.conv import conv_quant
+    geos = [(Geometry("1x1 32->12, 25 pixels", (1, 5, 5, 32), (1, 1), pads="valid", cout=12), 0),
+            (Geometry("3x3 same in 5, k=45", (1, 7, 4, 5), (3, 3), cout=9), 3),
+            (Geometry("1x1 16->8, 8 pixels, relu", (1, 2, 4, 16), (1, 1), pads="valid",
+                      cout=8), 1)]
+    out = []
+    for geo, seed in geos:
+        g, x = geometry_case("conv2d", "int8", geo, 900 + seed)
+        if not constant:
+            out.append((geo.name, g, x))
+            continue
+        w, b = g.tensor("w"), g.tensor("b")
+        cout = w.shape[0]
+        k = int(np.prod(w.shape[1:]))
+        r = geo.kernel[0]
+        x[0, :r, :r] = 127  # the first output's window (3x3 "same": output (1, 1)'s)
+        x[0, -r:, -r:] = -128  # the last one's
+        deep = [*_CONST[::2], _UP, _DOWN, cout - 1]
+        scale = np.array(w.quant.scale, dtype=np.float32)
+        scale[deep] *= np.float32(2.0 ** -18)
+        w.quant = QuantParams(scale, w.quant.zero_point, w.quant.axis)
+        wv = w.data.copy()
+        wv[[_UP, _DOWN]] = 127
+        w.data = wv
+        node = g.nodes[0]
+        q = conv_quant("conv2d", g.input_tensors(node), g.output_tensors(node),
+                       node.attrs.activation)
+        sums = wv.reshape(cout, -1).astype(np.int64).sum(axis=1)
+        fold = b.data.astype(np.int64) + q.input_offset * sums  # what the kernel adds
+        # deep shift and a huge bias; a bias that clamps (normal shift); deep, negative
+        for c, f in zip([*_CONST, cout - 1],
+                        [(1 << 29) + 12345, -(1 << 30) - 999, (1 << 30) + 7, (1 << 29) + 1,
+                         -(1 << 29) - 5], strict=True):
+            fold[c] = f
+        # the boundaries: the first sum with a higher output than the one before, near
+        # 2^29, at the largest / one below the smallest sum of the channel
+        for c, reach in ((_UP, -127 * 127 * k), (_DOWN, 128 * 127 * k - 1)):
+            m, s = int(q.multiplier[c]), int(q.shift[c])
+            lo, hi = 1 << 28, (1 << 30) - 1
+            base = _requant(lo, m, s, q)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if _requant(mid, m, s, q) > base else (mid, hi)
+            fold[c] = hi + reach
+        b.data = (fold - q.input_offset * sums).astype(np.int32)
+        t = (1 << 14) * k  # the kernel's bound on |x . w|
+        ends = [_requant([f - t, f + t], int(q.multiplier[c]), int(q.shift[c]), q)
+                for c, f in enumerate(fold)]
+        assert all(e[0] == e[1] for e in (ends[c] for c in [*_CONST, cout - 1])), geo.name
+        assert ends[_UP][0] != ends[_UP][1] and ends[_DOWN][0] != ends[_DOWN][1]
+        out.append((geo.name, g, x))
+    return out
+
+
+def test_conv2d_constant_channels_skipped_bit_exact(tmp_path):
+    """Channels whose output is provably the same for every input take no
+    dot product on the DSP path (-O2 channel loop, -Os, last groups), equal
+    the numpy reference and the portable build, and a nearly constant one
+    is computed; the skip saves most of a mostly constant layer."""
+    from test_dsp_kernels import PORTABLE, _run_m4f
+    from test_int_matrix_ops import merge
+
+    from microlith.verify import run as reference_run
+
+    cases = _constant_channel_cases()
+    graph, sample = merge([(g, [x]) for _, g, x in cases], "dsp_constant_channels")
+    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
+    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
+    project = generate(graph, tmp_path / "os" / "project", prefix="model")
+    build = build_elf(project, CORE, "-Os", board=_board_for(CORE), firmware="none",
+                      out=tmp_path / "os" / "m4f.elf")
+    small = run_unicorn(build.elf, "model", [sample], graph, core=CORE)
+    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
+    problems = []
+    for i, (name, _, _) in enumerate(cases):
+        want = ref[graph.outputs[i]]
+        for c in (_UP, _DOWN):  # one output differs from all others
+            assert len(np.unique(want[..., c], return_counts=True)[1]) == 2, (name, c)
+            assert np.unique(want[..., c], return_counts=True)[1].min() == 1, (name, c)
+        for c in _CONST:
+            assert len(np.unique(want[..., c])) == 1, (name, c)
+        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i]),
+                           ("DSP -Os", small.outputs[0][i])):
+            if got.shape != want.shape or not np.array_equal(got, want):
+                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
+    assert not problems, "\n".join(problems)
+    plain, plain_sample = merge([(g, [x]) for _, g, x in _constant_channel_cases(False)],
+                                "dsp_plain_channels")
+    base = _run_m4f(plain, [plain_sample], tmp_path / "plain")
+    # 5 of 8-12 channels skipped: measured 0.80 of the unchanged cases (without the skip
+    # they would cost more than those: the deep-shift and huge-bias channels rescale in C)
+    assert dsp.instructions[0] < 0.9 * base.instructions[0], (dsp.instructions,
+                                                              base.instructions)
+
+
+def test_conv2d_dsp_six_windows_in_a_row_bit_exact(tmp_path):
+    """Groups of six outputs of one row whose windows all lie inside the
+    input take the gather without per-window checks (the 3x3 RGB window,
+    rows of whole quads, rows copied through the patch, a vertical
+    dilation, the 10x4 one-channel window); the groups around them, across
+    rows and over the padding, the checked one: both equal the numpy
+    reference and the portable build on Cortex-M4F."""
+    from test_dsp_kernels import PORTABLE, _run_m4f
+    from test_inplace_conv import Geometry
+    from test_inplace_conv import make_case as geometry_case
+    from test_int_matrix_ops import merge
+
+    from microlith.verify import run as reference_run
+
+    geos = [Geometry("3x3 stride 2 in 3, k=27, 4x8", (1, 9, 17, 3), (3, 3), (2, 2), pads="valid",
+                     cout=8),
+            Geometry("3x3 stride 2 in 3, same, 5x9", (1, 10, 18, 3), (3, 3), (2, 2), cout=5),
+            Geometry("3x3 in 4, same, 5x10", (1, 5, 10, 4), (3, 3), cout=6),
+            Geometry("3x3 in 5, k=45, 3x10", (1, 5, 12, 5), (3, 3), pads="valid", cout=7),
+            Geometry("3x3 dilation (2, 1) in 4, 5x8", (1, 9, 10, 4), (3, 3), dilation=(2, 1),
+                     pads="valid", cout=6),
+            Geometry("10x4 stride 2 in 1, 2x7", (1, 13, 16, 1), (10, 4), (2, 2), pads="valid",
+                     cout=9)]
+    cases = [geometry_case("conv2d", "int8", geo, 3 * (700 + i) + i % 2)
+             for i, geo in enumerate(geos)]
+    graph, sample = merge([(g, [x]) for g, x in cases], "dsp_six_windows")
+    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
+    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
+    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
+    problems = []
+    for i, geo in enumerate(geos):
+        want = ref[graph.outputs[i]]
+        assert want.shape[2] >= 6, geo.name
+        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i])):
+            if got.shape != want.shape or not np.array_equal(got, want):
+                problems.append(f"{geo.name} ({label}): {np.count_nonzero(got != want)} differ")
+    assert not problems, "\n".join(problems)

@@ -235,7 +235,11 @@ MODELS = {
 # Since conv2d's assembly channel loop (dot product, rescale and stores of a
 # channel in one loop), the deep-shift rescale and faster window gathers:
 # KWS 0.676, VWW 0.598, IC 0.840 (with the depthwise kernel as it stood).
-MIN_MACS_PER_INSTRUCTION = {"kws": 0.66, "vww": 0.58, "ic": 0.83, "ad": 0.48}
+# Since conv2d skips the dot products of channels whose output is the same
+# for every input (46.8% of VWW's conv2d MACs) and gathers six windows of a
+# row without checks: VWW conv2d 5.37 M instructions (was 9.04 M), the whole
+# model about 0.94.
+MIN_MACS_PER_INSTRUCTION = {"kws": 0.66, "vww": 0.80, "ic": 0.83, "ad": 0.48}
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -18,8 +18,10 @@
 #include <string.h>
 
 #include "ml_common.h"
+#include "ml_mve_s8.h"
 
-#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE)
+/* (Helium cores, ML_MVE_S8_ENABLED, take ml_mve_conv2d_s8 instead.) */
+#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE) && !defined(ML_MVE_S8_ENABLED)
 #define ML_CONV2D_S8_USE_DSP 1
 #include <arm_acle.h>
 #endif
@@ -72,7 +74,8 @@ static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
  * -shift (rescale_fast). With shift in [-31, -23] (nearly dead channels)
  * the output offset is added after the shift instead (rescale_deep). Any
  * other channel starts at 0 and takes the rescale of x . w + bias (int32
- * wraparound as there) in C (requant_sums).
+ * wraparound as there) in C (requant_sums), unless its output is the same
+ * for every input (const_channel): then it is stored without a dot product.
  *
  * At -O2 a full group (six pixels, no clamp beyond int8) runs its channels
  * in one assembly loop (run_channels: dot product, rescale and six stores
@@ -80,8 +83,9 @@ static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
  * columns), leaving it only for channels that need requant_sums. Weight
  * rows whose last quad would read past the weights (k % 4 != 0) have a
  * zero-padded copy in scratch. Windows inside the input are copied without
- * per-row checks (3 rows of 9 bytes, the 3x3 RGB first layers, quad by
- * quad). -Os keeps one compact copy of each loop.
+ * per-row checks, six of one output row at a time when all six are inside
+ * (3 rows of 9 bytes, the 3x3 RGB first layers, quad by quad). -Os keeps
+ * one compact copy of each loop.
  */
 #ifdef ML_CONV2D_S8_USE_DSP
 /* The assembly needs up to 13 registers: never a frame pointer here. */
@@ -447,6 +451,24 @@ ML_ALWAYS_INLINE int fast_channel(int32_t b, int32_t m, int32_t s, int32_t limit
   return 1;
 }
 
+/* Whether channel c gives the same output for every input (then *v is
+ * it): every sum x . w of int8 values lies within +-2^14 k, and TFLM's
+ * rescale (then + zp, clamp) is monotone in its int32 sum when mult >= 0
+ * and nothing shifts left, so one output at both ends of bias +- 2^14 k
+ * (inside int32: no wraparound) is that output everywhere. Channels with a
+ * huge bias and a tiny scale are like that (most of VWW's deeper ones);
+ * their dot products are skipped. */
+static int const_channel(int32_t b, int32_t m, int32_t s, int32_t k, const ml_conv_params_t *p,
+                         int32_t *v) {
+  const int64_t t = (int64_t)k << 14;
+  int32_t lo;
+  if (m < 0 || s > 0 || (int64_t)b - t < ML_INT32_MIN || (int64_t)b + t > ML_INT32_MAX) return 0;
+  lo = requant((int32_t)((int64_t)b - t), m, s, p);
+  if (lo != requant((int32_t)((int64_t)b + t), m, s, p)) return 0;
+  *v = lo;
+  return 1;
+}
+
 /* The weight rows that may run on over their last quad (k % 4 != 0)
  * without reading past the weights; the others (at most 3) have a
  * zero-padded copy in scratch ("tail"). */
@@ -466,9 +488,9 @@ ML_ALWAYS_INLINE int deep_channel(int32_t b, int32_t m, int32_t s, int32_t limit
 /* Output channel c of an n-pixel group, any case: outputs at out + c, one
  * pixel every out_c bytes. */
 static void one_channel(const ml_conv_params_t *p, const int8_t *filter, const int32_t *bias,
-                        const int32_t *mult, const int32_t *shift, const uint32_t *col,
-                        int32_t k, int32_t n, int32_t nstore, int8_t *out, int dbl,
-                        int32_t c) {
+                        const int32_t *mult, const int32_t *shift, const int32_t *table,
+                        const uint32_t *col, int32_t k, int32_t n, int32_t nstore, int8_t *out,
+                        int dbl, int32_t c) {
   const int32_t out_c = p->out_c, kq = k >> 2, kq4 = (k + 3) >> 2;
   /* rows that may run on over the zero-filled last quad (reading into the
    * next row) */
@@ -480,6 +502,10 @@ static void one_channel(const ml_conv_params_t *p, const int8_t *filter, const i
   int32_t a[ML_DSP_PIX], ra = 0, i;
   const int fast = dbl && fast_channel(b, m, s, limit, p->output_offset, &ra);
   int8_t *o = out + c;
+  if (dbl && table[4 * c + 3] == 0 && table[4 * c] == 1) { /* const_channel */
+    for (i = 0; i < nstore; ++i, o += out_c) *o = (int8_t)table[4 * c + 1];
+    return;
+  }
   for (i = 0; i < ML_DSP_PIX; ++i) a[i] = fast ? 2 * b : 0;
   if (c < over) {
     dot_columns(w, x, kq4, n, a);
@@ -531,6 +557,11 @@ again: /* channels up to over from the weights, then the rest from tail */
     uint32_t t0, t1, t2, t3;
     int32_t a0, a1, a2, a3, a4, a5, m, ra, e;
     int8_t *o = o0;
+    if (table[3] == 0 && table[0] == 1) { /* const_channel: its output, n times */
+      int32_t i;
+      for (i = 0; i < n; ++i, o += out_c) *o = (int8_t)table[1];
+      continue;
+    }
     a0 = a1 = a2 = a3 = a4 = a5 = table[0];
 #if defined(__OPTIMIZE__)
     ML_DSP_RUN(ML_DSP_STEP6, ML_DSP_OPS6);
@@ -741,11 +772,12 @@ ML_ALWAYS_INLINE void run_channels(uint32_t *blk, const int8_t *wp, const int ge
  * runs of channels in run_channels, the others in one_channel. */
 static void fast_group(const ml_conv_params_t *p, const int8_t *filter, const int8_t *tail,
                        const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                       int32_t *table, uint32_t *col, int32_t k, int8_t *out) {
+                       int32_t *table, uint32_t *col, int32_t k, int8_t *out,
+                       int32_t first_const) {
   const int32_t out_c = p->out_c, kq4 = (k + 3) >> 2, over = over_rows(k, out_c);
   uint32_t *blk = col + 2 * ML_DSP_PIX * kq4;
   const int general = (k & 7) != 0; /* kq4 odd or k % 4 != 0 */
-  int32_t c = 0, stop = over;
+  int32_t c = 0, stop = over, nc = first_const; /* the next const_channel */
   blk[0] = (uint32_t)(uintptr_t)col;
   blk[1] = (uint32_t)(4 * kq4);
   blk[2] = (uint32_t)(k - 4 * kq4);
@@ -754,15 +786,28 @@ static void fast_group(const ml_conv_params_t *p, const int8_t *filter, const in
   for (;;) {
     while (c < stop) {
       const int8_t *wp = c < over ? filter + (size_t)c * k : tail + (size_t)(c - over) * k;
+      int32_t end = stop;
+      if (__builtin_expect(nc < stop, 0)) {
+        if (c == nc) { /* its output, six times; the chain goes on at table[4 c + 2] */
+          int8_t *o = out + c;
+          const int8_t v = (int8_t)table[4 * c + 1];
+          o[0] = v, o[out_c] = v, o[2 * out_c] = v, o[3 * out_c] = v, o[4 * out_c] = v;
+          o[5 * out_c] = v;
+          nc = table[4 * c + 2];
+          ++c;
+          continue;
+        }
+        end = nc;
+      }
       blk[3] = (uint32_t)(uintptr_t)(out + c);
       blk[5] = (uint32_t)(uintptr_t)(table + 4 * c);
-      blk[6] = (uint32_t)(uintptr_t)(table + 4 * stop);
+      blk[6] = (uint32_t)(uintptr_t)(table + 4 * end);
       if (general)
         run_channels(blk, wp, 1);
       else
         run_channels(blk, wp, 0);
       c = (int32_t)(((int32_t *)(uintptr_t)blk[5] - table) >> 2);
-      if (c < stop) { /* 2 (x . w) at blk[ACC] */
+      if (c < end) { /* 2 (x . w) at blk[ACC] */
         requant_sums((const int32_t *)(blk + ML_BLK_ACC / 4), ML_DSP_PIX, bias[c], mult[c],
                      shift[c], p, out + c, out_c);
         ++c;
@@ -797,7 +842,7 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
   const int32_t y_last = in_h - 1 - (p->k_h - 1) * p->dil_h, x_last = in_w - p->k_w;
   const int32_t run = p->k_w * in_c;
   const size_t step = (size_t)p->dil_h * in_w * in_c;
-  int32_t r0, b = 0, oy = 0, ox = 0;
+  int32_t r0, b = 0, oy = 0, ox = 0, first_const = out_c;
   if (p->groups > 1 || ((uintptr_t)scratch & 3u) != 0) return 0;
   if (k & 3) { /* the last rows, zero-padded, for full_group */
     const int32_t over = over_rows(k, out_c), nb = (out_c - over) * k;
@@ -807,14 +852,24 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
   if (!pointwise) memset(patch + k, 0, (size_t)(k4 - k));
   if (dbl) { /* the per-channel constants of rescale_fast, once */
     const int32_t limit = (1 << 29) - k * (1 << 14);
-    int32_t c, *t = table;
+    int32_t c, *t = table, *last = NULL;
     for (c = 0; c < out_c; ++c, t += 4) {
       t[1] = mult[c];
       t[3] = fast_channel(bias[c], mult[c], shift[c], limit, p->output_offset, &t[2]) ? -shift[c]
             : ML_DSP_SPECIALIZE && deep_channel(bias[c], mult[c], shift[c], limit, &t[2]) ? shift[c]
                                                                                      : 0;
       t[0] = t[3] ? 2 * bias[c] : 0; /* else the bias is added to x . w afterwards */
+      if (t[3] == 0 && const_channel(bias[c], mult[c], shift[c], k, p, &t[1])) {
+        /* {1, output, next such channel (or out_c), 0}: a chain for fast_group */
+        t[0] = 1;
+        if (last != NULL)
+          last[2] = c;
+        else
+          first_const = c;
+        last = t;
+      }
     }
+    if (last != NULL) last[2] = out_c;
   }
   for (r0 = 0; r0 < pixels;) {
     /* six pixels, or what is left: four or five in columns for six (the
@@ -826,11 +881,30 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
     for (i = n; i < cols; ++i)
       for (q = 0; q < (k4 >> 2); ++q) col[2 * (q * cols + i)] = col[2 * (q * cols + i) + 1] = 0;
     /* every window of the group, before any output of it */
+    i = 0;
     if (ML_DSP_SPECIALIZE && pointwise && dbl && n == ML_DSP_PIX) {
       pointwise_columns(input + (size_t)r0 * in_c, k, col);
       i = n;
-    } else {
-      i = 0;
+    } else if (ML_DSP_SPECIALIZE && !pointwise && dbl && n == ML_DSP_PIX && p->dil_w == 1 &&
+               ox + ML_DSP_PIX <= out_w) {
+      /* six windows of one output row, all inside the input: no checks */
+      const int32_t by = oy * p->stride_h - p->pad_top, bx = ox * p->stride_w - p->pad_left;
+      if (by >= 0 && by <= y_last && bx >= 0 && bx + (ML_DSP_PIX - 1) * p->stride_w <= x_last) {
+        const int8_t *src = input + (((size_t)b * in_h + (size_t)by) * in_w + (size_t)bx) * in_c;
+        const size_t sx = (size_t)p->stride_w * in_c;
+        if (run == 9 && p->k_h == 3) {
+          for (; i < ML_DSP_PIX; ++i, src += sx)
+            window27_to_column(src, step, col + 2 * i, 2 * ML_DSP_PIX);
+        } else {
+          for (; i < ML_DSP_PIX; ++i, src += sx)
+            inside_to_column(src, run, p->k_h, step, col + 2 * i, 2 * ML_DSP_PIX, patch, 1);
+        }
+        ox += ML_DSP_PIX;
+        if (ox == out_w) {
+          ox = 0;
+          if (++oy == out_h) oy = 0, ++b;
+        }
+      }
     }
     for (; i < n; ++i) {
       if (pointwise) {
@@ -863,7 +937,9 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
     }
     if (ML_DSP_CHANNEL_LOOP && n == ML_DSP_PIX && dbl && full) {
 #if ML_DSP_CHANNEL_LOOP
-      fast_group(p, filter, tail, bias, mult, shift, table, col, k, out);
+      fast_group(p, filter, tail, bias, mult, shift, table, col, k, out, first_const);
+#else
+      (void)first_const; /* full_group and one_channel find them in the table */
 #endif
     } else if (ML_DSP_SPECIALIZE && n == ML_DSP_PIX && dbl && full) {
       full_group(p, filter, tail, bias, shift, table, col, k, out, ML_DSP_PIX, 1);
@@ -872,7 +948,7 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
     } else {
       int32_t c;
       for (c = 0; c < out_c; ++c)
-        one_channel(p, filter, bias, mult, shift, col, k, n, n, out, dbl, c);
+        one_channel(p, filter, bias, mult, shift, table, col, k, n, n, out, dbl, c);
     }
     r0 += n;
   }
@@ -896,6 +972,9 @@ void ml_conv2d_s8(const ml_conv_params_t *p, const int8_t *input, const int8_t *
   int8_t *patch = (int8_t *)scratch;
   int32_t b, oy, ox, g, co, fy, fx;
 
+#ifdef ML_MVE_S8_ENABLED
+  if (ml_mve_conv2d_s8(p, input, filter, folded_bias, mult, shift, output, scratch)) return;
+#endif
 #ifdef ML_CONV2D_S8_USE_DSP
   if (conv_dsp(p, input, filter, folded_bias, mult, shift, output, scratch)) return;
 #endif

@@ -15,7 +15,9 @@
  * defined) a faster path with the same results computes
  * ML_CONV2D_S8_DSP_PIXELS output pixels at a time from their windows
  * widened to int16 in scratch (groups == 1; grouped convolutions take the
- * portable path).
+ * portable path). There, output channels whose output is provably the same
+ * for every input (a huge bias and a tiny scale: see const_channel) store
+ * that output without a dot product.
  */
 #ifndef ML_CONV2D_S8_H
 #define ML_CONV2D_S8_H

@@ -17,8 +17,10 @@
 #include <string.h>
 
 #include "ml_common.h"
+#include "ml_mve_s8.h"
 
-#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE)
+/* (Helium cores, ML_MVE_S8_ENABLED, take ml_mve_depthwise_conv2d_s8 instead.) */
+#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE) && !defined(ML_MVE_S8_ENABLED)
 #define ML_DEPTHWISE_CONV2D_S8_USE_DSP 1
 #include <arm_acle.h>
 #endif
@@ -835,6 +837,9 @@ void ml_depthwise_conv2d_s8(const ml_conv_params_t *p, const int8_t *input, cons
   const int32_t dm = p->depth_multiplier > 1 ? p->depth_multiplier : 1;
   const int32_t offset = p->input_offset;
   int32_t b, oy, ox;
+#ifdef ML_MVE_S8_ENABLED
+  if (ml_mve_depthwise_conv2d_s8(p, input, filter, bias, mult, shift, output, NULL, NULL)) return;
+#endif
 #ifdef ML_DEPTHWISE_CONV2D_S8_USE_DSP
   if (dw_dsp(p, input, filter, bias, mult, shift, output)) return;
 #endif
@@ -925,6 +930,11 @@ ML_ALWAYS_INLINE void dw3_block(const ml_conv_params_t *p, const int8_t *in_b,
 void ml_depthwise_conv2d_s8_3x3(const ml_conv_params_t *p, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, const int32_t *rq,
                                 int8_t *output, void *scratch) {
+#ifdef ML_MVE_S8_ENABLED
+  if (ml_mve_depthwise_conv2d_s8(p, input, filter, bias, NULL, NULL, output, rq,
+                                 (int32_t *)scratch))
+    return;
+#endif
 #ifdef ML_DEPTHWISE_CONV2D_S8_USE_DSP
   dw3_dsp(p, input, filter, bias, rq, output, (int32_t *)scratch);
 #else

@@ -4,8 +4,11 @@
 #include <string.h>
 
 #include "ml_common.h"
+#include "ml_mve_s8.h"
 
-#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE)
+/* Helium (ml_mve_s8.c) where there is MVE, else the DSP path where there
+ * are DSP instructions (Cortex-M55 has both), else the portable path. */
+#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE) && !defined(ML_MVE_S8_ENABLED)
 #define ML_FULLY_CONNECTED_S8_USE_DSP 1
 #include <arm_acle.h>
 #endif
@@ -114,6 +117,9 @@ static void dot3(const int8_t *x, const int8_t *w, int32_t n, int32_t acc[3]) {
 void ml_fully_connected_s8(const ml_fc_params_t *p, const int8_t *input, const int8_t *filter,
                            const int32_t *folded_bias, const int32_t *mult,
                            const int32_t *shift, int8_t *output) {
+#ifdef ML_MVE_S8_ENABLED
+  (void)ml_mve_fully_connected_s8(p, input, filter, folded_bias, mult, shift, output);
+#else
   const int32_t n = p->in_features, n_out = p->out_features, w_off = p->filter_offset;
   int32_t b, o, i;
   for (b = 0; b < p->batches; ++b) {
@@ -146,4 +152,5 @@ void ml_fully_connected_s8(const ml_fc_params_t *p, const int8_t *input, const i
     }
 #endif
   }
+#endif /* ML_MVE_S8_ENABLED */
 }

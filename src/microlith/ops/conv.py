@@ -346,8 +346,11 @@ def _lower_conv(kind: str, family: str, ins: list[Tensor | None], outs: list[Ten
         need(bias.data is not None, f"{kind}: an int16 bias must be constant")
         consts["bias"] = np.asarray(bias.data, dtype=np.int64).reshape(-1)
         args[3] = "{const:bias}"
-    return Lowering(function, ("ml_conv_params", stem), tuple(args), "ml_conv_params_t", params,
-                    consts, scratch)
+    # ml_mve_s8: the Helium paths of the int8 kernels (its header needs ml_fc_params too)
+    mve = ("ml_fc_params", "ml_mve_s8") if stem in ("ml_conv2d_s8", "ml_depthwise_conv2d_s8") \
+        else ()
+    return Lowering(function, ("ml_conv_params", stem) + mve, tuple(args), "ml_conv_params_t",
+                    params, consts, scratch)
 
 
 # Output pixels ml_conv2d_s8's DSP path computes together (ML_CONV2D_S8_DSP_PIXELS).

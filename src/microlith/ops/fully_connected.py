@@ -194,10 +194,13 @@ class FullyConnected(OpDef):
         function = stem if x.dtype is DType.INT8 or q.acc64 else f"{stem}_acc32"
         consts = {"mult": q.multiplier, "shift": q.shift}
         bias_arg = "{in2}"
+        sources: tuple[str, ...] = ("ml_fc_params", stem)
         if x.dtype is DType.INT8:
             consts["bias"] = fc_folded_bias(w, ins[2] if len(ins) > 2 else None, q)
             bias_arg = "{const:bias}"
-        return Lowering(function, ("ml_fc_params", stem),
+            # the Helium path (its header also declares ml_conv_params_t)
+            sources = ("ml_fc_params", "ml_conv_params", "ml_mve_s8", stem)
+        return Lowering(function, sources,
                         ("{params}", "{in0}", "{in1}", bias_arg, "{const:mult}",
                          "{const:shift}", "{out0}"),
                         "ml_fc_params_t", params, consts)
