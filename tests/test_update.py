@@ -93,10 +93,20 @@ def env(tmp_path_factory):
     ns.wrong_key = device("dev_wrongkey", UpdateConfig(pub, bytes(range(32))))
     ns.pb = generate(gb, w / "b_slot", weights_slot=True)
     ns.image_b = (w / "b_slot" / "weights.bin").read_bytes()
-    ns.blob = update.build_update(w / "b_slot", w / "b.mlu", sign_key=w / "keys",
-                                  version=2).read_bytes()
-    ns.blob_enc = update.build_update(w / "b_slot", w / "b_enc.mlu", sign_key=w / "keys",
-                                      encrypt_key=w / "keys", version=2).read_bytes()
+    # the blobs the acceptance tests install come from the `microlith package` command
+    from typer.testing import CliRunner
+
+    from microlith.cli import app
+    for out, extra in (("b.mlu", []), ("b_enc.mlu", ["--encrypt-key", str(w / "keys")])):
+        r = CliRunner().invoke(app, ["package", str(w / "b_slot"), "--format", "update",
+                                     "--sign-key", str(w / "keys"), "--version", "2",
+                                     "-o", str(w / out), *extra])
+        assert r.exit_code == 0, r.output
+    ns.blob = (w / "b.mlu").read_bytes()
+    ns.blob_enc = (w / "b_enc.mlu").read_bytes()
+    # the Python API writes the same plain blob (Ed25519 is deterministic; no nonce)
+    assert update.build_update(w / "b_slot", w / "b_api.mlu", sign_key=w / "keys",
+                               version=2).read_bytes() == ns.blob
     ref = generate(gb, w / "b_ref")  # the second model, built the normal way
     ns.ref_b = CModel(gb, ref, build_shared_library(ref.path, w / "b_ref.so").library)
     ns.samples = [[np.array([[v]], np.int8)] for v in range(-128, 128, 5)]
