@@ -154,6 +154,37 @@ static inline int32_t ml_smmlar(int32_t a, int32_t b, int32_t acc) {
 #endif
 }
 
+/* Four int8 at p as one word in memory order (one LDR on cores that load
+ * unaligned words; the builtin keeps this header free of <string.h>; the
+ * fallback for other compilers assumes a little-endian core). */
+static inline uint32_t ml_ld32(const int8_t *p) {
+#if defined(__GNUC__)
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+#else
+  const uint8_t *b = (const uint8_t *)p;
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+#endif
+}
+
+#if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE) && defined(__GNUC__)
+/* (x1, x3) of a word of four int8, sign-extended to halfwords (x0, x2 is
+ * __sxtb16). */
+static inline int32_t ml_sxtb16_ror8(uint32_t v) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
+/* a + (x1, x3) of a word of four int8, halfword by halfword. */
+static inline int32_t ml_sxtab16_ror8(int32_t a, uint32_t v) {
+  int32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+}
+#endif
+
 static inline float ml_dot_f32(const float *x, const float *w, int32_t n) {
   float acc = 0.0f;
   int32_t i;

@@ -103,12 +103,6 @@ static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
 #define ML_DSP_SPECIALIZE 1
 #endif
 
-static inline uint32_t ld32(const int8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4); /* one LDR: Armv7E-M loads unaligned words */
-  return v;
-}
-
 /* requant of n sums a[i] / 2 + b (doubled sums; int32 wraparound as
  * there), outputs oc bytes apart; faster where the multiplier is not
  * negative and 1 <= e <= 31, e = -shift (TFLite's int8 layers):
@@ -137,13 +131,6 @@ static void requant_sums(const int32_t *a, int32_t n, int32_t b, int32_t m, int3
     *o = requant((int32_t)((uint32_t)(a[i] >> 1) + (uint32_t)b), m, s, p);
 }
 
-/* (x1, x3) of a word of four int8 (x0, x2 is __sxtb16). */
-static inline int32_t sxtb16_ror8(uint32_t v) {
-  int32_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  return r;
-}
-
 /* The first n (< 4) bytes at p as a word, zero above. */
 static inline uint32_t ld_partial(const int8_t *p, int32_t n) {
   uint32_t v = 0;
@@ -156,7 +143,7 @@ static inline uint32_t ld_partial(const int8_t *p, int32_t n) {
  * bytes) at dst, four at a time (unaligned words are fine here). */
 static inline void copy(int8_t *dst, const int8_t *src, int32_t n) {
   for (; n >= 4; n -= 4, dst += 4, src += 4) {
-    const uint32_t v = ld32(src);
+    const uint32_t v = ml_ld32(src);
     memcpy(dst, &v, 4);
   }
   for (; n > 0; --n) *dst++ = *src++;
@@ -169,7 +156,7 @@ static inline void fill(int8_t *dst, int32_t n, uint32_t pad4) {
 
 /* One quad of a column from a word of four int8, doubled if dbl. */
 ML_ALWAYS_INLINE void put_quad(uint32_t v, uint32_t *col, const int dbl) {
-  int32_t e = __sxtb16(v), o = sxtb16_ror8(v);
+  int32_t e = __sxtb16(v), o = ml_sxtb16_ror8(v);
   if (dbl) {
     e = __sadd16(e, e);
     o = __sadd16(o, o);
@@ -183,7 +170,7 @@ ML_ALWAYS_INLINE void put_quad(uint32_t v, uint32_t *col, const int dbl) {
 ML_ALWAYS_INLINE uint32_t *to_column(const int8_t *src, int32_t n, uint32_t *col,
                                      int32_t stride, const int dbl) {
   const int8_t *const end = src + (n & ~3);
-  for (; src != end; src += 4, col += stride) put_quad(ld32(src), col, dbl);
+  for (; src != end; src += 4, col += stride) put_quad(ml_ld32(src), col, dbl);
   if (n & 3) {
     put_quad(ld_partial(src, n & 3), col, dbl);
     col += stride;
@@ -199,12 +186,12 @@ ML_ALWAYS_INLINE void pointwise_columns(const int8_t *src, int32_t k, uint32_t *
   const size_t k2 = (size_t)2 * k, k3 = (size_t)3 * k;
   for (; src != end; src += 4, col += 2 * ML_DSP_PIX) {
     const int8_t *const s3 = src + k3;
-    put_quad(ld32(src), col, 1);
-    put_quad(ld32(src + k), col + 2, 1);
-    put_quad(ld32(src + k2), col + 4, 1);
-    put_quad(ld32(s3), col + 6, 1);
-    put_quad(ld32(s3 + k), col + 8, 1);
-    put_quad(ld32(s3 + k2), col + 10, 1);
+    put_quad(ml_ld32(src), col, 1);
+    put_quad(ml_ld32(src + k), col + 2, 1);
+    put_quad(ml_ld32(src + k2), col + 4, 1);
+    put_quad(ml_ld32(s3), col + 6, 1);
+    put_quad(ml_ld32(s3 + k), col + 8, 1);
+    put_quad(ml_ld32(s3 + k2), col + 10, 1);
   }
   if (k & 3) {
     int32_t i;
@@ -225,12 +212,12 @@ static inline uint32_t ld16(const int8_t *p) {
 ML_ALWAYS_INLINE void window27_to_column(const int8_t *r0, size_t step, uint32_t *col,
                                          int32_t stride) {
   const int8_t *const r1 = r0 + step, *const r2 = r1 + step;
-  put_quad(ld32(r0), col, 1);
-  put_quad(ld32(r0 + 4), col + stride, 1);
-  put_quad((uint32_t)(uint8_t)r0[8] | ld32(r1) << 8, col + 2 * stride, 1);
-  put_quad(ld32(r1 + 3), col + 3 * stride, 1);
+  put_quad(ml_ld32(r0), col, 1);
+  put_quad(ml_ld32(r0 + 4), col + stride, 1);
+  put_quad((uint32_t)(uint8_t)r0[8] | ml_ld32(r1) << 8, col + 2 * stride, 1);
+  put_quad(ml_ld32(r1 + 3), col + 3 * stride, 1);
   put_quad(ld16(r1 + 7) | ld16(r2) << 16, col + 4 * stride, 1);
-  put_quad(ld32(r2 + 2), col + 5 * stride, 1);
+  put_quad(ml_ld32(r2 + 2), col + 5 * stride, 1);
   put_quad(ld16(r2 + 6) | (uint32_t)(uint8_t)r2[8] << 16, col + 6 * stride, 1);
 }
 
@@ -252,7 +239,7 @@ ML_ALWAYS_INLINE void inside_to_column(const int8_t *src, int32_t run, int32_t r
       for (; rows > 1; --rows, src += step, dst += run) {
         int32_t j;
         for (j = 0; j < words; ++j) {
-          const uint32_t v = ld32(src + 4 * j);
+          const uint32_t v = ml_ld32(src + 4 * j);
           memcpy(dst + 4 * j, &v, 4);
         }
       }
@@ -392,8 +379,8 @@ ML_ALWAYS_INLINE void dot_columns_c(const int8_t *wp, const uint32_t *x, int32_t
                                     int32_t a[ML_DSP_PIX]) {
   int32_t q, i;
   for (q = 0; q < kq; ++q, wp += 4) {
-    const uint32_t v = ld32(wp);
-    const int32_t we = __sxtb16(v), wo = sxtb16_ror8(v);
+    const uint32_t v = ml_ld32(wp);
+    const int32_t we = __sxtb16(v), wo = ml_sxtb16_ror8(v);
     for (i = 0; i < n; ++i, x += 2) {
       a[i] = __smlad(we, (int32_t)x[0], a[i]);
       a[i] = __smlad(wo, (int32_t)x[1], a[i]);
@@ -513,7 +500,7 @@ static void one_channel(const ml_conv_params_t *p, const int8_t *filter, const i
     dot_columns(w, x, kq, n, a);
     if (k & 3) { /* the last quad without reading past the weights */
       const uint32_t v = ld_partial(w + 4 * kq, k & 3);
-      const int32_t we = __sxtb16(v), wo = sxtb16_ror8(v);
+      const int32_t we = __sxtb16(v), wo = ml_sxtb16_ror8(v);
       x += 2 * kq * n;
       for (i = 0; i < n; ++i, x += 2) {
         a[i] = __smlad(we, (int32_t)x[0], a[i]);

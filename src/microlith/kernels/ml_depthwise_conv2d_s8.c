@@ -82,24 +82,6 @@ ML_ALWAYS_INLINE void block(const ml_conv_params_t *p, const int8_t *in_b, const
 #pragma GCC optimize("omit-frame-pointer")
 #endif
 
-static inline uint32_t ld32(const int8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4); /* one LDR: Armv7E-M loads unaligned words */
-  return v;
-}
-
-static inline int32_t sxtb16_ror8(uint32_t v) {
-  int32_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  return r;
-}
-
-static inline int32_t sxtab16_ror8(int32_t a, uint32_t v) {
-  int32_t r;
-  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-  return r;
-}
-
 /* See ml_conv2d_s8.c: TFLM's rescale plus output offset of a sum a, given
  * 2a, for -22 <= shift <= -1, mult >= 0, |a| < 2^29; ra = 2^(e-1) + zp 2^e,
  * e = -shift. */
@@ -113,8 +95,8 @@ static inline int32_t rescale_fast(int32_t a2, int32_t mult, int32_t ra, int32_t
 #define ML_DW_TAP(xv, wv)                                                                       \
   do {                                                                                          \
     const uint32_t X_ = (xv), W_ = (wv);                                                        \
-    const int32_t xe_ = __sxtab16(offs, X_), xo_ = sxtab16_ror8(offs, X_);                      \
-    const int32_t we_ = __sxtb16(W_), wo_ = sxtb16_ror8(W_);                                    \
+    const int32_t xe_ = __sxtab16(offs, X_), xo_ = ml_sxtab16_ror8(offs, X_);                      \
+    const int32_t we_ = __sxtb16(W_), wo_ = ml_sxtb16_ror8(W_);                                    \
     a0 = __smlabb(xe_, we_, a0);                                                                \
     a2 = __smlatt(xe_, we_, a2);                                                                \
     a1 = __smlabb(xo_, wo_, a1);                                                                \
@@ -235,7 +217,7 @@ ML_ALWAYS_INLINE void dw_pixels(const ml_conv_params_t *p, const int8_t *input,
             for (fy = fy0; fy < fy1; ++fy, xr += dil_h * row, wr += k_w * c_n) {
               const int8_t *xt = xr, *wt = wr;
               for (fx = fx0; fx < fx1; ++fx, xt += dil_w * c_n, wt += c_n)
-                ML_DW_TAP(ld32(xt), ld32(wt));
+                ML_DW_TAP(ml_ld32(xt), ml_ld32(wt));
             }
           }
           if (fast) {
@@ -324,8 +306,8 @@ ML_ALWAYS_INLINE void dw_c1_pixels(const ml_conv_params_t *p, const int8_t *inpu
           int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
           if (bias) a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
           for (t = 0; t < n; ++t) {
-            const uint32_t w = ld32(ws[t] + c);
-            const int32_t x = xs[t], we = __sxtb16(w), wo = sxtb16_ror8(w);
+            const uint32_t w = ml_ld32(ws[t] + c);
+            const int32_t x = xs[t], we = __sxtb16(w), wo = ml_sxtb16_ror8(w);
             a0 = __smlabb(x, we, a0);
             a2 = __smlatt(x, we, a2);
             a1 = __smlabb(x, wo, a1);
@@ -673,7 +655,7 @@ ML_ALWAYS_INLINE const int32_t *dw3_pass(const int8_t *const *cols, int32_t ncol
     for (r = 0; r < 3; ++r, wr += 4, cols += ncols) {
       const int32_t w01a = wr[0], w01b = wr[1], w12a = wr[2], w12b = wr[3];
 #define ML_DW3_X(k) \
-  (uint32_t)(odd ? sxtb16_ror8(ld32(cols[k] + go)) : __sxtb16(ld32(cols[k] + go)))
+  (uint32_t)(odd ? ml_sxtb16_ror8(ml_ld32(cols[k] + go)) : __sxtb16(ml_ld32(cols[k] + go)))
       const uint32_t xa = ML_DW3_X(0), xb = ML_DW3_X(1), xc = ML_DW3_X(2);
       if (npix == 2 && !s2) {
         const uint32_t xd = ML_DW3_X(3);
@@ -791,11 +773,11 @@ static void dw3_expand(const int8_t *filter, const int32_t *bias, int32_t c_n, i
     }
     for (r = 0; r < 3; ++r) {
       const int8_t *w = filter + 3 * r * c_n + g;
-      const uint32_t v0 = ld32(w), v1 = ld32(w + c_n), v2 = ld32(w + 2 * c_n);
+      const uint32_t v0 = ml_ld32(w), v1 = ml_ld32(w + c_n), v2 = ml_ld32(w + 2 * c_n);
       for (lane = 0; lane < 2; ++lane) {
-        const uint32_t t0 = (uint32_t)(lane ? sxtb16_ror8(v0) : __sxtb16(v0));
-        const uint32_t t1 = (uint32_t)(lane ? sxtb16_ror8(v1) : __sxtb16(v1));
-        const uint32_t t2 = (uint32_t)(lane ? sxtb16_ror8(v2) : __sxtb16(v2));
+        const uint32_t t0 = (uint32_t)(lane ? ml_sxtb16_ror8(v0) : __sxtb16(v0));
+        const uint32_t t1 = (uint32_t)(lane ? ml_sxtb16_ror8(v1) : __sxtb16(v1));
+        const uint32_t t2 = (uint32_t)(lane ? ml_sxtb16_ror8(v2) : __sxtb16(v2));
         const uint32_t d0 = __sadd16(t0, t0), d1 = __sadd16(t1, t1), d2 = __sadd16(t2, t2);
         int32_t *o = pk + lane * DW3_PASS_WORDS + 2 + 4 * r;
         o[0] = (int32_t)dw3_pkhbt(d0, d1); /* w01, channel lane */

@@ -29,25 +29,13 @@ static inline int8_t fc_finish(const ml_fc_params_t *p, int32_t acc, int32_t o,
  * order); the rest is unchanged.
  */
 #ifdef ML_FULLY_CONNECTED_S8_USE_DSP
-static inline uint32_t ld32(const int8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4); /* one LDR: Armv7E-M loads unaligned words */
-  return v;
-}
-
-static inline int32_t sxtb16_ror8(uint32_t v) {
-  int32_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  return r;
-}
-
 /* x . w of n int8 values, four at a time, the last 0-3 one by one. */
 static int32_t dot_dsp(const int8_t *x, const int8_t *w, int32_t n) {
   int32_t acc = 0, i;
   for (i = 0; i + 4 <= n; i += 4) {
-    const uint32_t xv = ld32(x + i), wv = ld32(w + i);
+    const uint32_t xv = ml_ld32(x + i), wv = ml_ld32(w + i);
     acc = __smlad(__sxtb16(xv), __sxtb16(wv), acc);
-    acc = __smlad(sxtb16_ror8(xv), sxtb16_ror8(wv), acc);
+    acc = __smlad(ml_sxtb16_ror8(xv), ml_sxtb16_ror8(wv), acc);
   }
   for (; i < n; ++i) acc += (int32_t)x[i] * w[i];
   return acc;
@@ -92,17 +80,17 @@ static void dot3(const int8_t *x, const int8_t *w, int32_t n, int32_t acc[3]) {
                    : "memory", "cc");
 #else
   for (i = 0; i < nq; ++i) {
-    const uint32_t xv = ld32(x + 4 * i);
-    const int32_t xe = __sxtb16(xv), xo = sxtb16_ror8(xv);
-    uint32_t v = ld32(w + 4 * i);
+    const uint32_t xv = ml_ld32(x + 4 * i);
+    const int32_t xe = __sxtb16(xv), xo = ml_sxtb16_ror8(xv);
+    uint32_t v = ml_ld32(w + 4 * i);
     a0 = __smlad(__sxtb16(v), xe, a0);
-    a0 = __smlad(sxtb16_ror8(v), xo, a0);
-    v = ld32(w + n + 4 * i);
+    a0 = __smlad(ml_sxtb16_ror8(v), xo, a0);
+    v = ml_ld32(w + n + 4 * i);
     a1 = __smlad(__sxtb16(v), xe, a1);
-    a1 = __smlad(sxtb16_ror8(v), xo, a1);
-    v = ld32(w + 2 * n + 4 * i);
+    a1 = __smlad(ml_sxtb16_ror8(v), xo, a1);
+    v = ml_ld32(w + 2 * n + 4 * i);
     a2 = __smlad(__sxtb16(v), xe, a2);
-    a2 = __smlad(sxtb16_ror8(v), xo, a2);
+    a2 = __smlad(ml_sxtb16_ror8(v), xo, a2);
   }
 #endif
   for (i = 4 * nq; i < n; ++i) {
