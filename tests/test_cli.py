@@ -145,3 +145,31 @@ def test_targets_list_and_show():
     r = run("targets", "show", "nrf52840")
     assert r.returncode == 0 and "datasheet" in r.stdout and "Cortex-M4" in r.stdout
     assert run("targets", "show", "no-such-chip").returncode == 2
+
+
+def test_profile_measure_uses_the_emulated_build():
+    """`profile --measure`: the fit verdict and the latency come from the
+    cross-built model run in emulation (flash and RAM from the ELF, the
+    painted stack, executed instructions), not from planning figures; the
+    same numbers as `bench` for that target."""
+    kws = str(model("mlcommons_tiny/kws_ref_model.tflite"))
+    r = run("profile", kws, "--target", "nrf52832", "--measure", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    d = json.loads(r.stdout)
+    m = d["measured"]
+    assert m["bit_exact"] is True and m["instructions"] > 1_000_000
+    assert d["estimates"]["instructions"] == m["instructions"]
+    assert "measured instructions" in d["estimates"]["method"]
+    assert d["totals"]["code_bytes"] == m["flash"]["code"]
+    assert d["totals"]["stack_peak_bytes"] == m["stack_peak_bytes"] > 0
+    ram, flash = (next(c for c in d["checks"] if c["resource"] == k) for k in ("ram", "flash"))
+    assert flash["required_bytes"] == m["flash"]["total"]
+    assert ram["required_bytes"] == m["ram"]["total"] + m["stack_peak_bytes"] + 4096
+    assert "measured from the ELF" in ram["basis"] and "peak stack" in ram["basis"]
+    plain = json.loads(run("profile", kws, "--target", "nrf52832", "--json").stdout)
+    assert plain["measured"] is None and "code_bytes" not in plain["totals"]
+    # the CI gate measures too; without a target there is nothing to build for
+    r = run("check", kws, "--target", "stm32f030r8", "--measure", "--opt", "Os")
+    assert r.returncode == 3 and "measured from the ELF" in r.stdout, r.stdout + r.stderr
+    r = run("profile", kws, "--ram-budget", "64K", "--measure")
+    assert r.returncode == 2 and "--measure needs --target" in r.stdout + r.stderr

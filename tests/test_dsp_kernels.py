@@ -239,7 +239,13 @@ MODELS = {
 # for every input (46.8% of VWW's conv2d MACs) and gathers six windows of a
 # row without checks: VWW conv2d 5.37 M instructions (was 9.04 M), the whole
 # model about 0.94.
-MIN_MACS_PER_INSTRUCTION = {"kws": 0.66, "vww": 0.80, "ic": 0.83, "ad": 0.48}
+# Since the 3x3 depthwise ring (KWS's depthwise layers 0.317 -> 0.619), the
+# DSP average pool (98 k -> 8.8 k) and conv2d's four-quad channel loop with
+# the bias as first accumulator (KWS first conv 0.70 -> 0.86, pointwise
+# 0.889 -> 0.953): KWS 0.886, VWW 0.982, IC 0.882. The issue's bar is 0.8 on
+# KWS, VWW and IC; these floors hold it. Counts are exact (no noise): a
+# change of compiler can move them, nothing else.
+MIN_MACS_PER_INSTRUCTION = {"kws": 0.85, "vww": 0.95, "ic": 0.86, "ad": 0.48}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -267,12 +273,25 @@ def test_kws_portable_build_is_the_same_and_slower(tmp_path):
 
 def test_the_lowering_reserves_what_the_kernels_ask(tmp_path):
     """conv2d int8 scratch: the Python formula (sized for the DSP path) is the
-    kernel's own, and the DSP path's needs are covered on chosen shapes."""
+    kernel's own, and the DSP path's needs are covered on chosen shapes; the
+    portable kernel set reserves only the portable path's window."""
+    from microlith.ops.base import kernel_set
+
     for _, g, _ in _geometry_cases():
         node = g.nodes[0]
         low = get(node.op).lower(node, g.input_tensors(node), g.output_tensors(node))
-        if low.function == "ml_depthwise_conv2d_s8_3x3":  # its expanded weights
-            assert low.scratch_bytes == DW3_SCRATCH_PER_CHANNEL * low.params["in_c"]
+        if low.function == "ml_depthwise_conv2d_s8_3x3":  # its expanded weights, or
+            # the ring and records for rows 5 wide (C-checked in test_dsp_depthwise)
+            from microlith.ops.conv import DW3_RING_PER_CHANNEL
+
+            p = low.params
+            ring = (p["in_w"], p["out_w"], p["stride_w"], p["pad_left"]) == (5, 5, 1, 1) \
+                and (p["act_min"], p["act_max"]) == (-128, 127)
+            per = DW3_RING_PER_CHANNEL if ring else DW3_SCRATCH_PER_CHANNEL
+            assert low.scratch_bytes == per * p["in_c"]
+            with kernel_set("portable"):  # ML_PORTABLE: the portable path takes none
+                port = get(node.op).lower(node, g.input_tensors(node), g.output_tensors(node))
+            assert port.scratch_bytes == 0
             continue
         if node.op != "conv2d":
             assert low.scratch_bytes == 0
@@ -280,6 +299,9 @@ def test_the_lowering_reserves_what_the_kernels_ask(tmp_path):
         p = low.params
         k = p["k_h"] * p["k_w"] * p["in_c"] // max(p["groups"], 1)
         assert low.scratch_bytes >= 16 * p["out_c"] + 12 * ((k + 3) // 4 * 4)
+        with kernel_set("portable"):  # ML_PORTABLE: the portable path's window only
+            port = get(node.op).lower(node, g.input_tensors(node), g.output_tensors(node))
+        assert port.scratch_bytes in (0, k) and port.scratch_bytes < low.scratch_bytes
 
 
 KERNELS = Path(__file__).resolve().parents[1] / "src" / "microlith" / "kernels"

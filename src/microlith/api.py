@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from . import frontends
+from .errors import MicrolithError
 from .inspection import Inspection, inspect_model
 from .ir import Graph
 from .profile import Profile
@@ -30,16 +31,27 @@ def _target(target: str | Target | None, clock_mhz: float | None) -> Target | No
 
 def profile(model: str | os.PathLike | Graph, target: str | Target | None = None, *,
             ram_budget: int | str | None = None, flash_budget: int | str | None = None,
-            ram_reserve: int | str | None = None, clock_mhz: float | None = None) -> Profile:
+            ram_reserve: int | str | None = None, clock_mhz: float | None = None,
+            measure: bool = False, opt: str = "-O2") -> Profile:
     """Per-layer costs, totals, fit verdict and estimates for ``model`` on ``target``.
-    ``profile(...).to_dict()`` is exactly what ``microlith profile --json`` prints."""
+    ``profile(...).to_dict()`` is exactly what ``microlith profile --json`` prints.
+    ``measure``: build for the target's core at ``opt`` and run it in emulation
+    (``bench``); the measured flash, RAM, stack and instructions replace the
+    planning figures."""
     graph = prepare(model)
+    t = _target(target, clock_mhz)
 
     def size(v):
         return None if v is None else parse_bytes(v)
 
-    return _profile(graph, _target(target, clock_mhz), ram_budget=size(ram_budget),
-                    flash_budget=size(flash_budget), ram_reserve=size(ram_reserve))
+    measured = None
+    if measure:
+        if t is None:
+            raise MicrolithError("measuring needs a target: its core picks the build")
+        from .emulate import bench as _bench
+        measured = _bench(graph, t, opt=opt, samples=1).to_dict()
+    return _profile(graph, t, ram_budget=size(ram_budget), flash_budget=size(flash_budget),
+                    ram_reserve=size(ram_reserve), measured=measured)
 
 
 def targets() -> list[Target]:
@@ -56,10 +68,16 @@ def prepare(model: str | os.PathLike | Graph) -> Graph:
 
 
 def compile(model: str | os.PathLike | Graph, out_dir: str | os.PathLike,
-            prefix: str = "model", **options):
+            prefix: str = "model", target: str | Target | None = None, **options):
     """Write the standalone C project for ``model`` into ``out_dir``; ``options``
-    go to ``codegen.generate`` (e.g. ``input_guard=True, input_range=(lo, hi)``)."""
-    from .codegen import generate
+    go to ``codegen.generate`` (e.g. ``input_guard=True, input_range=(lo, hi)``).
+    With ``target``, the project is generated for the kernels its core runs
+    (``codegen.kernels_for``: portable C alone on cores without DSP, which
+    then reserve no scratch for the DSP paths) unless ``kernels`` is given."""
+    from .codegen import generate, kernels_for
+    t = _target(target, None)
+    if t is not None:
+        options.setdefault("kernels", kernels_for(t))
     return generate(prepare(model), out_dir, prefix=prefix, **options)
 
 

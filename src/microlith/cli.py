@@ -95,21 +95,35 @@ def inspect(model: Model, json: Json = False):
         raise typer.Exit(EXIT_ERROR)
 
 
-def _profile(model, target, clock, ram_budget, flash_budget, ram_reserve):
+Measure = Annotated[bool, typer.Option(
+    "--measure", help="Build for the target's core and run it in emulation (as `bench`): "
+    "measured flash, RAM, stack and instructions replace the planning figures.")]
+Opt = Annotated[str, typer.Option(help="With --measure: O2 or Os.")]
+
+
+def _profile(model, target, clock, ram_budget, flash_budget, ram_reserve, measure=False,
+             opt="O2"):
     t = _target(target, clock)
     budgets = dict(ram_budget=_size(ram_budget, "--ram-budget"),
                    flash_budget=_size(flash_budget, "--flash-budget"),
                    ram_reserve=_size(ram_reserve, "--ram-reserve"))
-    return api.profile(model, t, **budgets)
+    if measure and t is None:
+        raise typer.BadParameter("--measure needs --target (its core picks the build)",
+                                 param_hint="--target")
+    if opt not in ("O2", "Os"):
+        raise typer.BadParameter("choose O2 or Os", param_hint="--opt")
+    return api.profile(model, t, measure=measure, opt=f"-{opt}", **budgets)
 
 
 @app.command()
 @_errors
 def profile(model: Model, target: TargetOpt = None, clock: Clock = None,
             ram_budget: RamBudget = None, flash_budget: FlashBudget = None,
-            ram_reserve: Reserve = None, json: Json = False):
+            ram_reserve: Reserve = None, measure: Measure = False, opt: Opt = "O2",
+            json: Json = False):
     """Per-layer cost, totals, fit verdict and latency/energy estimates."""
-    result = _profile(model, target, clock, ram_budget, flash_budget, ram_reserve)
+    result = _profile(model, target, clock, ram_budget, flash_budget, ram_reserve, measure,
+                      opt)
     if json:
         print(dumps(result.to_dict()))
     else:
@@ -120,12 +134,14 @@ def profile(model: Model, target: TargetOpt = None, clock: Clock = None,
 @_errors
 def check(model: Model, target: TargetOpt = None, clock: Clock = None,
           ram_budget: RamBudget = None, flash_budget: FlashBudget = None,
-          ram_reserve: Reserve = None, json: Json = False):
+          ram_reserve: Reserve = None, measure: Measure = False, opt: Opt = "O2",
+          json: Json = False):
     """Does the model fit? Exit 0 if it does, 3 if it does not (a CI gate)."""
     if target is None and ram_budget is None and flash_budget is None:
         raise typer.BadParameter("give --target or a --ram-budget/--flash-budget",
                                  param_hint="--target")
-    result = _profile(model, target, clock, ram_budget, flash_budget, ram_reserve)
+    result = _profile(model, target, clock, ram_budget, flash_budget, ram_reserve, measure,
+                      opt)
     if json:
         print(dumps(result.to_dict()))
     else:
@@ -201,13 +217,17 @@ def compile_(model: Model,
     if input_guard or input_range is not None:
         options = {"input_guard": True, "input_range": _input_range(input_range)}
     options.update(_slot_options(weights_slot, update_key, decrypt_key, t))
-    project = api.compile(model, out_dir, prefix=prefix, **options)
-    if json:
-        print(dumps(project.meta))
-    else:
-        terminal.render_project(project, out)
-    if t is not None:
-        result = api.profile(model, t)
+    project = api.compile(model, out_dir, prefix=prefix, target=t, **options)
+    result = api.profile(model, t) if t is not None else None
+    if json:  # one object: the project's model.json, plus the verdict for --target
+        meta = dict(project.meta)
+        if result is not None:
+            verdict = result.to_dict()
+            meta.update({k: verdict[k] for k in ("target", "fits", "reasons")})
+        print(dumps(meta))
+        return
+    terminal.render_project(project, out)
+    if result is not None:
         terminal.render_profile(result, out, verdict_only=True)
 
 

@@ -78,6 +78,7 @@ class Profile:
     warnings: list[str]
     estimates: dict
     graph: Graph = field(repr=False, default=None)
+    measured: dict | None = None  # the bench result behind `profile --measure`
 
     def to_dict(self) -> dict:
         return {
@@ -93,6 +94,7 @@ class Profile:
             "reasons": self.reasons,
             "warnings": self.warnings,
             "estimates": self.estimates,
+            "measured": self.measured,
         }
 
 
@@ -147,23 +149,29 @@ def estimate_code_bytes(graph: Graph) -> tuple[int, str]:
                    f"({', '.join(families)}) at planning sizes")
 
 
-def compiled_plan(graph: Graph) -> tuple[MemoryPlan, bool]:
-    """The memory plan the generated C uses (with each kernel's scratch), and
-    True; or, when some op has no C kernel yet, the plan without scratch and
-    False."""
+def compiled_plan(graph: Graph, target: Target | None = None) -> tuple[MemoryPlan, bool]:
+    """The memory plan the generated C uses for ``target`` (with each
+    kernel's scratch for the target's kernel set), and True; or, when some op
+    has no C kernel yet, the plan without scratch and False."""
     from . import codegen
     from .errors import MicrolithError
     try:
-        lowerings = codegen.lower_all(graph)
+        lowerings = codegen.lower_all(graph, codegen.kernels_for(target))
     except MicrolithError:
         return plan_memory(graph, inplace_conv=True), False
     return codegen.compiled_plan(graph, lowerings), True
 
 
 def profile(graph: Graph, target: Target | None = None, ram_budget: int | None = None,
-            flash_budget: int | None = None, ram_reserve: int | None = None) -> Profile:
+            flash_budget: int | None = None, ram_reserve: int | None = None,
+            measured: dict | None = None) -> Profile:
+    """``measured``: a ``microlith bench`` result (``BenchResult.to_dict()``)
+    for this graph on ``target``: its flash, static RAM, peak stack and
+    instruction count then replace the planning figures (code size, reserve
+    for the stack, MACs-per-cycle latency) in the totals, the fit verdict and
+    the estimates, and the report carries it under ``measured``."""
     layers = layer_costs(graph)
-    plan, compiled = compiled_plan(graph)
+    plan, compiled = compiled_plan(graph, target)
     weight_bytes = sum(t.nbytes for t in graph.constants())
     io_bytes = sum(graph.tensor(n).nbytes for n in graph.inputs + graph.outputs)
     numeric = numeric_class(graph)
@@ -207,6 +215,23 @@ def profile(graph: Graph, target: Target | None = None, ram_budget: int | None =
     flash_need = weight_bytes + code_bytes
     flash_basis = (f"weights {weight_bytes:,} B (measured) + code {code_bytes:,} B "
                    "(estimated)")
+    reserve_what = "stack, C runtime and application"
+    if measured is not None:
+        fl, ram, stack = measured["flash"], measured["ram"], measured["stack_peak_bytes"]
+        where = (f"{measured['build']['core']} {measured['opt']} build, "
+                 f"{measured['emulator']['name']}")
+        totals["code_bytes"] = fl["code"]
+        totals["stack_peak_bytes"] = stack
+        provenance["code_bytes"] = f"measured: code in the ELF ({where})"
+        provenance["stack_peak_bytes"] = f"measured: painted stack peak ({where})"
+        flash_need = fl["total"]
+        flash_basis = (f"measured from the ELF ({where}): code {fl['code']:,} B + weights "
+                       f"{fl['weights']:,} B")
+        ram_need = ram["total"] + (stack or 0)
+        ram_basis = (f"measured from the ELF ({where}): arena {ram['arena']:,} B + scratch "
+                     f"{ram['scratch']:,} B + state {ram['state']:,} B + other static "
+                     f"{ram['other']:,} B + peak stack {stack:,} B")
+        reserve_what = "C runtime and application (the stack is measured)"
     if ram_budget is not None:
         if ram_reserve:
             ram_need += ram_reserve
@@ -217,7 +242,7 @@ def profile(graph: Graph, target: Target | None = None, ram_budget: int | None =
     elif target is not None and target.sram_bytes is not None:
         reserve = DEFAULT_RAM_RESERVE if ram_reserve is None else ram_reserve
         ram_need += reserve
-        ram_basis += (f" + reserve {reserve:,} B for stack, C runtime and application "
+        ram_basis += (f" + reserve {reserve:,} B for {reserve_what} "
                       "(a planning figure; set --ram-reserve)")
         checks.append(Check("ram", ram_need, target.sram_bytes, f"{target.name} SRAM",
                             ram_basis))
@@ -249,6 +274,14 @@ def profile(graph: Graph, target: Target | None = None, ram_budget: int | None =
                             "execute-in-place through a cache can be much slower than the "
                             "estimate")
     estimates = _estimates(totals, numeric, target)
+    if measured is not None:
+        est = measured["estimates"]
+        estimates = {**estimates, "latency_ms": est["latency_ms"], "energy_uj": est["energy_uj"],
+                     "cycles": None, "instructions": measured["instructions"],
+                     "cpi": est["cpi"], "method": est["method"]}
+        if not measured["bit_exact"]:
+            warnings.append("the emulated build's outputs differ from the host build's: "
+                            + "; ".join(measured["mismatches"][:3]))
     model = {"path": graph.meta.get("path", ""), "sha256": graph.meta.get("sha256", ""),
              "format": graph.meta.get("format", ""), "file_bytes": graph.meta.get("file_bytes"),
              "inputs": _io(graph, graph.inputs), "outputs": _io(graph, graph.outputs),
@@ -256,7 +289,7 @@ def profile(graph: Graph, target: Target | None = None, ram_budget: int | None =
     return Profile(model=model, target=target.to_dict() if target else None, totals=totals,
                    provenance=provenance, layers=layers, memory=plan, checks=checks,
                    fits=fits, reasons=reasons, warnings=warnings, estimates=estimates,
-                   graph=graph)
+                   graph=graph, measured=measured)
 
 
 def _estimates(totals: dict, numeric: str, target: Target | None) -> dict:

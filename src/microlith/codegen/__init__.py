@@ -5,7 +5,8 @@
       model.c            the static call sequence over one static arena
       model_weights.c    const, aligned weights and per-node constants (flash)
       model_internal.h   declarations shared by the two .c files
-      kernels/           only the kernels this model uses, plus ml_common.h
+      kernels/           only the kernels this model uses, plus ml_common.h and
+                         ml_config.h (the kernel set: ML_PORTABLE or not)
       CMakeLists.txt, Makefile
       model.json         metadata: I/O, quantization, arena bytes, hashes
 
@@ -28,7 +29,7 @@ import numpy as np
 from .. import ops
 from ..errors import MicrolithError
 from ..ir import DType, Graph, Tensor
-from ..ops.base import Lowering
+from ..ops.base import KERNEL_SETS, Lowering, kernel_set
 from ..plan import MemoryPlan, plan_memory
 from ..verify.reference import reset_value
 
@@ -84,8 +85,26 @@ class _Node:
     lowering: Lowering | None  # None: nothing to run (an aliased reshape)
 
 
-def lower_all(graph: Graph) -> list[Lowering]:
-    """Every node's lowering; all missing ones reported together."""
+def kernels_for(target) -> str:
+    """The kernel set (``ops.base.KERNEL_SETS``) a project for ``target`` (a
+    ``Target``, or None for any core) is generated with: "portable" for cores
+    without the DSP extension or a vector unit the kernels use (Cortex-M0,
+    M0+, M3, RISC-V, Xtensa), else "any" (each kernel picks its path from the
+    core it is compiled for)."""
+    if target is None:
+        return "any"
+    core = target.core
+    return "any" if (core.dsp and core.arch.startswith("armv")) else "portable"
+
+
+def lower_all(graph: Graph, kernels: str = "any") -> list[Lowering]:
+    """Every node's lowering for kernel set ``kernels``; all missing ones
+    reported together."""
+    with kernel_set(kernels):
+        return _lower_all(graph)
+
+
+def _lower_all(graph: Graph) -> list[Lowering]:
     lowerings, problems = [], []
     for node in graph.nodes:
         try:
@@ -107,13 +126,27 @@ def lower_all(graph: Graph) -> list[Lowering]:
     return lowerings
 
 
-def compiled_plan(graph: Graph, lowerings: list[Lowering] | None = None) -> MemoryPlan:
+def compiled_plan(graph: Graph, lowerings: list[Lowering] | None = None,
+                  kernels: str = "any") -> MemoryPlan:
     """The memory plan of the generated C: each kernel's scratch, in-place
     elementwise ops and convolutions overlapping their input where the kernel
-    declares it safe. Profile and codegen both use this one."""
-    lowerings = lower_all(graph) if lowerings is None else lowerings
+    declares it safe. Profile and codegen both use this one. ``kernels``: the
+    kernel set to lower with when ``lowerings`` is not given."""
+    lowerings = lower_all(graph, kernels) if lowerings is None else lowerings
     scratch = {n.name: lw.scratch_bytes for n, lw in zip(graph.nodes, lowerings, strict=True)}
     return plan_memory(graph, scratch_bytes=scratch, inplace_conv=True)
+
+
+def _config_h(kernels: str) -> str:
+    """The project's ml_config.h (the package's default, ML_PORTABLE added for
+    the portable kernel set)."""
+    text = _kernel_text("ml_config", ".h")
+    if kernels == "portable":
+        text = text.replace("#define ML_CONFIG_H\n",
+                            "#define ML_CONFIG_H\n\n/* generated for the portable kernel set */\n"
+                            "#define ML_PORTABLE 1\n", 1)
+        assert "#define ML_PORTABLE 1" in text
+    return text
 
 
 def _kernel_text(stem: str, suffix: str) -> str:
@@ -523,7 +556,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model", *,
              input_guard: bool = False,
              input_range: tuple[float, float] | dict | None = None,
              weights_slot: bool = False, update: UpdateConfig | None = None,
-             update_target: str = "any") -> CProject:
+             update_target: str = "any", kernels: str = "any") -> CProject:
     """Write the C project for ``graph`` into ``out_dir`` (created; files of a
     previous generation there are replaced). ``input_guard``: invoke first
     checks every float input for NaN/Inf and, where a range is known
@@ -532,7 +565,14 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model", *,
     holds the factory image, ``<prefix>_use_weights()`` switches it, model.json
     "weights_slot" has the layout, weights.bin the bytes); with ``update``, also
     the update verifier (model_update.c/.h and the mlu_* runtime) for updates
-    built for ``update_target``."""
+    built for ``update_target``. ``kernels``: the kernel set
+    (``ops.base.KERNEL_SETS``; ``kernels_for(target)`` picks it for a
+    target): "portable" defines ML_PORTABLE in the project's ml_config.h, so
+    the kernels never take their DSP or Helium paths, and sizes scratch for
+    the portable C alone."""
+    if kernels not in KERNEL_SETS:
+        raise MicrolithError(f"kernels must be one of {', '.join(KERNEL_SETS)}, "
+                             f"not {kernels!r}")
     if update is not None and not weights_slot:
         raise MicrolithError("the update verifier needs the weights slot: pass "
                              "weights_slot=True (--weights-slot) with it")
@@ -540,7 +580,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model", *,
         raise MicrolithError(f"prefix {prefix!r} must be a lowercase C identifier "
                              "(letters, digits, underscores; at most 31 characters) other "
                              "than 'ml' or 'ml_...' (the kernel library's own names)")
-    lowerings = lower_all(graph)
+    lowerings = lower_all(graph, kernels)
     plan = compiled_plan(graph, lowerings)
     offsets = _offsets(plan)
     nodes = []
@@ -566,6 +606,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model", *,
         for suffix in suffixes:
             files[f"kernels/{prefix}_{stem}{suffix}"] = _rename_kernel_symbols(
                 _kernel_text(stem, suffix), prefix)
+    files[f"kernels/{prefix}_ml_config.h"] = _rename_kernel_symbols(_config_h(kernels), prefix)
     weights, consts = em.weights_c()
     inputs, outputs = em.io(graph.inputs), em.io(graph.outputs)
     files["model_weights.c"] = weights
@@ -590,7 +631,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model", *,
         "arena_bytes": plan.arena_bytes, "scratch_bytes": em.scratch,
         "state_bytes": plan.state_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
         "plan_method": plan.method, "weight_bytes": weights_bytes,
-        "kernels": stems,
+        "kernels": stems, "kernel_set": kernels,
         "sources_sha256": hashlib.sha256(
             "".join(files[k] for k in sorted(files)).encode()).hexdigest(),
     }

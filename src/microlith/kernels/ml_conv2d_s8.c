@@ -11,7 +11,9 @@
  * allowed tile is the DSP path's: a run of consecutive pixels whose windows
  * are all copied into scratch before any of their outputs is written (then
  * in any order among them), which reads earlier than raster order and
- * writes nothing sooner, so the same lead holds.
+ * writes nothing sooner, so the same lead holds. Its last group may also
+ * write the outputs of a few pixels before it again, the same bytes as
+ * already there (nothing in between writes), which changes no memory.
  */
 #include "ml_conv2d_s8.h"
 
@@ -30,6 +32,12 @@ size_t ml_conv2d_s8_scratch_size(const ml_conv_params_t *p) {
   const int32_t groups = p->groups > 1 ? p->groups : 1;
   const size_t k = (size_t)p->k_h * (size_t)p->k_w * (size_t)(p->in_c / groups);
   const size_t k4 = (k + 3u) & ~(size_t)3;
+#ifdef ML_PORTABLE
+  /* the portable path only (the project's kernel set says so): one int8
+   * window, none for 1x1 */
+  (void)k4;
+  return ml_conv_is_pointwise(p) ? 0u : k;
+#else
   /* The larger of the two paths' needs, whatever this build uses (the
    * planner does not know the core): the DSP path's 16 bytes of rescaling
    * constants per output channel, int16 columns of ML_CONV2D_S8_DSP_PIXELS
@@ -40,6 +48,7 @@ size_t ml_conv2d_s8_scratch_size(const ml_conv_params_t *p) {
   return (size_t)16 * (size_t)p->out_c + (size_t)2 * ML_CONV2D_S8_DSP_PIXELS * k4 +
          ML_CONV2D_S8_DSP_BLOCK + (ml_conv_is_pointwise(p) ? 0u : k4) +
          ((k & 3u) != 0 ? k4 + 4u : 0u);
+#endif
 }
 
 static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
@@ -77,30 +86,45 @@ static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift,
  * wraparound as there) in C (requant_sums), unless its output is the same
  * for every input (const_channel): then it is stored without a dot product.
  *
- * At -O2 a full group (six pixels, no clamp beyond int8) runs its channels
- * in one assembly loop (run_channels: dot product, rescale and six stores
- * per channel, the loop's pointers kept in a block of scratch after the
- * columns), leaving it only for channels that need requant_sums. Weight
- * rows whose last quad would read past the weights (k % 4 != 0) have a
- * zero-padded copy in scratch. Windows inside the input are copied without
- * per-row checks, six of one output row at a time when all six are inside
- * (3 rows of 9 bytes, the 3x3 RGB first layers, quad by quad). -Os keeps
- * one compact copy of each loop.
+ * At -O2 a full group (six pixels, no clamp beyond int8) runs its runs of
+ * rescale_fast channels in one assembly loop (run_channels_*: dot product
+ * from 2 bias on, rescale and six stores per channel, 14 registers, other
+ * loop constants in a block of scratch after the columns); the other
+ * channels go one at a time (run_channel_one: rescale_deep, or the sums
+ * for requant_sums). The last group of fewer than six pixels is the six
+ * that end with the last pixel, reusing the columns the previous group
+ * left (see conv_dsp). Weight rows whose last quad would read past the
+ * weights (k % 4 != 0) have a zero-padded copy in scratch. Windows inside
+ * the input are copied without per-row checks, six of one output row at a
+ * time when all six are inside (3 rows of 9 bytes, the 3x3 RGB first
+ * layers, quad by quad); windows whose rows are one quad each (KWS's 10x4
+ * taps of one channel) take one word load a row, padding shifted in.
+ * -Os keeps one compact copy of each loop.
  */
 #ifdef ML_CONV2D_S8_USE_DSP
-/* The assembly needs up to 13 registers: never a frame pointer here. */
+/* The inline assembly needs up to 13 registers: never a frame pointer here
+ * (the channel loop's 14 are in naked functions of their own). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("omit-frame-pointer")
 #endif
 
 #define ML_DSP_PIX ML_CONV2D_S8_DSP_PIXELS
+/* A flag on the table's e of the last channel of a run of the channel loop
+ * (fast_group); the shifts by e read its low byte only. */
+#define ML_RUN_LAST 256
 
 /* Copies of the loops for constant flags, for speed; at -Os one copy. */
 #if defined(__OPTIMIZE_SIZE__)
 #define ML_DSP_SPECIALIZE 0
 #else
 #define ML_DSP_SPECIALIZE 1
+#endif
+/* The assembly channel loop (fast_group), at -O2 and the like only. */
+#if defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#define ML_DSP_CHANNEL_LOOP 1
+#else
+#define ML_DSP_CHANNEL_LOOP 0
 #endif
 
 /* requant of n sums a[i] / 2 + b (doubled sums; int32 wraparound as
@@ -336,6 +360,66 @@ ML_ALWAYS_INLINE void window_to_column(const ml_conv_params_t *p, const int8_t *
   }
 }
 
+/* Rows from src on, `step` bytes apart, one word each (SHIFT: moved by sh
+ * and joined with gap), as put_quad(v, col, 1) quads of a six-pixel group's
+ * column (48 bytes apart) from col up to stop (> col). */
+#define ML_QUAD_ROWS(SHIFT)                                                                     \
+  __asm__ volatile("1:\n\t"                                                                     \
+                   "ldr %[v], [%[s]]\n\t"                                                       \
+                   "add %[s], %[s], %[st]\n\t" SHIFT                                            \
+                   "sxtb16 %[e], %[v]\n\t"                                                      \
+                   "sxtb16 %[o], %[v], ror #8\n\t"                                              \
+                   "sadd16 %[e], %[e], %[e]\n\t"                                                \
+                   "sadd16 %[o], %[o], %[o]\n\t"                                                \
+                   "strd %[e], %[o], [%[c]], #48\n\t"                                           \
+                   "cmp %[c], %[stop]\n\t"                                                      \
+                   "bne 1b\n\t"                                                                 \
+                   : [v] "=&r"(v), [e] "=&r"(e), [o] "=&r"(o), [c] "+r"(col), [s] "+r"(src)     \
+                   : [st] "r"(step), [stop] "r"(stop), [sh] "r"(sh), [gap] "r"(gap)             \
+                   : "memory", "cc")
+typedef char ml_quad_rows_need_six_pixels[ML_DSP_PIX == 6 ? 1 : -1];
+
+/* The window of the output pixel at (base_y, base_x) as a column of a
+ * six-pixel group when each of its rows is one quad (k_w in_c == 4 with
+ * in_c % 4 != 0: KWS's first layer, 4 taps of 1 channel; dil_w == 1), an
+ * input row holds at least 4 bytes and the window hangs over at most one
+ * side of the input, by fewer than 4 bytes (left, right: the caller
+ * checks): one word load a row, shifted in from the row's start or end
+ * over the side, the gap filled with the zero point (pad4: four bytes of
+ * it); rows outside the input are pad_quad. */
+ML_ALWAYS_INLINE void quad_rows_to_column(const ml_conv_params_t *p, const int8_t *in_b,
+                                          int32_t base_y, int32_t left, int32_t right,
+                                          int32_t base_x, uint32_t *col, uint32_t pad_quad,
+                                          uint32_t pad4) {
+  const int32_t rb = p->in_w * p->in_c, k_h = p->k_h;
+  const size_t step = (size_t)p->dil_h * (size_t)rb;
+  int32_t fy, fy0, fy1;
+  const int8_t *src;
+  uint32_t *stop;
+  ml_conv_taps(base_y, p->dil_h, k_h, p->in_h, &fy0, &fy1);
+  for (fy = fy0; fy > 0; --fy, col += 2 * ML_DSP_PIX) col[0] = col[1] = pad_quad;
+  src = in_b + (size_t)(base_y + fy0 * p->dil_h) * (size_t)rb;
+  stop = col + 2 * ML_DSP_PIX * (fy1 - fy0);
+  if (col != stop) {
+    uint32_t v, e, o, sh = 0, gap = 0;
+    if (left > 0) {
+      sh = 8 * (uint32_t)left;
+      gap = pad4 >> (32 - sh);
+      ML_QUAD_ROWS("lsl %[v], %[v], %[sh]\n\torr %[v], %[v], %[gap]\n\t");
+    } else if (right > 0) {
+      sh = 8 * (uint32_t)right;
+      gap = pad4 << (32 - sh);
+      src += rb - 4;
+      ML_QUAD_ROWS("lsr %[v], %[v], %[sh]\n\torr %[v], %[v], %[gap]\n\t");
+    } else {
+      src += base_x * p->in_c;
+      ML_QUAD_ROWS("");
+    }
+  }
+  for (fy = k_h - fy1; fy > 0; --fy, col += 2 * ML_DSP_PIX) col[0] = col[1] = pad_quad;
+}
+#undef ML_QUAD_ROWS
+
 /* The SMLAD loop: quads of the weight row at w against the columns of an
  * n-pixel group at x, accumulators a0..a(n-1). */
 #define ML_DSP_W                                                                                \
@@ -563,7 +647,8 @@ again: /* channels up to over from the weights, then the rest from tail */
 #endif
     /* read after the dot product (the assembly's memory clobber keeps them
      * there): not held, and spilled, across it */
-    m = table[1], ra = table[2], e = table[3];
+    m = table[1], ra = table[2], e = table[3]; /* (ra: of rescale_fast channels) */
+    if (ML_DSP_CHANNEL_LOOP && e > 0) e &= ML_RUN_LAST - 1;
     if (e == 0) { /* 2 (x . w): the portable rescale */
       const int32_t a[ML_DSP_PIX] = {a0, a1, a2, a3, a4, a5};
       requant_sums(a, n, bias[c], m, shift[c], p, o, out_c);
@@ -573,7 +658,8 @@ again: /* channels up to over from the weights, then the rest from tail */
       const int32_t a[ML_DSP_PIX] = {a0, a1, a2, a3, a4, a5};
       int32_t i;
       for (i = 0; i < n; ++i, o += out_c)
-        *o = (int8_t)ml_clamp_i32(rescale_deep(a[i], m, ra, -e, p->output_offset), lo, hi);
+        *o = (int8_t)ml_clamp_i32(rescale_deep(a[i], m, 1 << (-e - 1), -e, p->output_offset),
+                                  lo, hi);
       continue;
     }
 #if defined(__OPTIMIZE__)
@@ -622,191 +708,230 @@ again: /* channels up to over from the weights, then the rest from tail */
   }
 }
 
-#if defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
-#define ML_DSP_CHANNEL_LOOP 1
+#if ML_DSP_CHANNEL_LOOP
 /* The loop constants of run_channels, at the end of the columns (the SMLAD
- * loop leaves its column pointer there): byte offsets. */
+ * loop leaves its column pointer there, which is also where it stops):
+ * byte offsets. */
 #define ML_BLK_COL 0   /* the columns */
-#define ML_BLK_K4 4    /* 4 kq4: weight bytes a row's dot product reads */
-#define ML_BLK_DELTA 8 /* k - 4 kq4: from there to the next row */
-#define ML_BLK_OUT 12  /* the next channel's first output */
+#define ML_BLK_DELTA 8 /* k - 4 kq4: from where a row's dot product stops to the next row */
+#define ML_BLK_OUT 12  /* out - (table >> 4) - 1: + (a table entry's end >> 4) is its output */
 #define ML_BLK_OC 16   /* out_c: from one pixel's output to the next */
-#define ML_BLK_TP 20   /* the next channel's table entry */
-#define ML_BLK_TEND 24 /* the table entry to stop at */
 #define ML_BLK_WP 28   /* the weight pointer, kept while rescale_deep runs */
 #define ML_BLK_ACC 32  /* the six sums of a channel that stopped the loop */
 #define ML_BLK_ZP 56   /* the output offset, for rescale_deep */
-#define ML_DSP_RQX(a)                                                                           \
-  "smmlar %[end], %[" #a "], %[w], %[we]\n\t"                                                   \
-  "add %[end], %[end], %[" #a "], asr #31\n\t"                                                  \
-  "asr %[end], %[end], %[xa]\n\t"                                                               \
-  "ssat %[end], #8, %[end]\n\t"
-#define ML_DSP_RQD(a)                                                                           \
-  "smmlar %[end], %[" #a "], %[w], %[we]\n\t"                                                   \
-  "add %[end], %[end], %[" #a "], asr #31\n\t"                                                  \
-  "asr %[end], %[end], %[xa]\n\t"                                                               \
-  "add %[end], %[end], %[wp]\n\t"                                                               \
-  "ssat %[end], #8, %[end]\n\t"
+/* run_channels is written for fixed registers, in functions of their own
+ * without a frame (naked: their own push and pop), so that all 14 are free
+ * at any optimization level, frame pointer or not: r0 blk (then the
+ * columns), r1 the weights, r2 the table entry, r3/r4 a word of weights
+ * split by SXTB16 (then mult, ra), r5/r6 two column words (then e, the
+ * output pointer), r7 where the columns end (blk; then each output), r8-r12
+ * and lr the six sums. */
+#define ML_RUN_W                                                                                \
+  "ldr r3, [r1], #4\n\t"                                                                        \
+  "sxtb16 r4, r3\n\t"                                                                           \
+  "sxtb16 r3, r3, ror #8\n\t"
+#define ML_RUN_PX(a)                                                                            \
+  "ldrd r5, r6, [r0], #8\n\t"                                                                   \
+  "smlad " a ", r4, r5, " a "\n\t"                                                              \
+  "smlad " a ", r3, r6, " a "\n\t"
+/* the first quad: the sums start at 2 bias, loaded into lr (the last sum) */
+#define ML_RUN_PXB(a)                                                                           \
+  "ldrd r5, r6, [r0], #8\n\t"                                                                   \
+  "smlad " a ", r4, r5, lr\n\t"                                                                 \
+  "smlad " a ", r3, r6, " a "\n\t"
+#define ML_RUN_STEP                                                                             \
+  ML_RUN_W ML_RUN_PX("r8") ML_RUN_PX("r9") ML_RUN_PX("r10") ML_RUN_PX("r11") ML_RUN_PX("r12")   \
+      ML_RUN_PX("lr")
+#define ML_RUN_BIAS                                                                             \
+  ML_RUN_W ML_RUN_PXB("r8") ML_RUN_PXB("r9") ML_RUN_PXB("r10") ML_RUN_PXB("r11")                \
+      ML_RUN_PXB("r12") ML_RUN_PX("lr")
+/* rescale_fast (mult r3, ra r4, e r5) of sum a into r7; rescale_deep with
+ * zp in r1 */
+#define ML_RUN_RQX(a)                                                                           \
+  "smmlar r7, " a ", r3, r4\n\t"                                                                \
+  "add r7, r7, " a ", asr #31\n\t"                                                              \
+  "asr r7, r7, r5\n\t"                                                                          \
+  "ssat r7, #8, r7\n\t"
+#define ML_RUN_RQD(a)                                                                           \
+  "smmlar r7, " a ", r3, r4\n\t"                                                                \
+  "add r7, r7, " a ", asr #31\n\t"                                                              \
+  "asr r7, r7, r5\n\t"                                                                          \
+  "add r7, r7, r1\n\t"                                                                          \
+  "ssat r7, #8, r7\n\t"
+/* The six outputs of a channel: rescaled by RQ, stored out_c (r8, from
+ * blk) bytes apart from r6 on (four at r6 + out_c 2^j, two after one step
+ * of out_c). Nothing here sets the flags. */
+#define ML_RUN_STORE6(RQ)                                                                       \
+  RQ("r8") "strb r7, [r6]\n\t"                                                                  \
+  "ldr r8, [r0, #16]\n\t"                                                                       \
+  RQ("r9") "strb r7, [r6, r8]\n\t"                                                              \
+  RQ("r10") "strb r7, [r6, r8, lsl #1]\n\t"                                                     \
+  RQ("r12") "strb r7, [r6, r8, lsl #2]\n\t"                                                     \
+  "add r6, r6, r8\n\t"                                                                          \
+  RQ("r11") "strb r7, [r6, r8, lsl #1]\n\t"                                                     \
+  RQ("lr") "strb r7, [r6, r8, lsl #2]\n\t"
 
 /* Channels of a full group (six pixels, doubled columns, no clamp beyond
- * int8) with their weight rows from wp on, from the table entry blk[TP] up
- * to blk[TEND], dot product, rescale_fast and stores in one assembly loop
- * (13 registers: the per-channel pointers live in blk); stops after the
- * dot product of a channel that needs the portable rescale (e == 0),
- * leaving its sums at blk[ACC] and blk[TP] at it. */
-#define ML_RUN_CHANNELS(ENTRY, DELTA)                                                              \
-  __asm__ volatile(                                                                                \
-      "1:\n\t"                                                                                     \
-      "ldr %[w], [%[xp], #20]\n\t"                                                                 \
-      "ldr %[a0], [%[w]]\n\t"                                                                      \
-      "ldr %[end], [%[xp], #4]\n\t"                                                                \
-      "add %[end], %[end], %[wp]\n\t"                                                              \
-      "ldr %[xp], [%[xp]]\n\t"                                                                     \
-      "mov %[a1], %[a0]\n\t"                                                                       \
-      "mov %[a2], %[a0]\n\t"                                                                       \
-      "mov %[a3], %[a0]\n\t"                                                                       \
-      "mov %[a4], %[a0]\n\t"                                                                       \
-      "mov %[a5], %[a0]\n\t"                                                                       \
-      ENTRY                                                                                        \
-      "2:\n\t" ML_DSP_STEP6 "3:\n\t" ML_DSP_STEP6                                                  \
-      "cmp %[wp], %[end]\n\t"                                                                      \
-      "bne 2b\n\t"                                                                                 \
-      DELTA                                                                                        \
-      "ldr %[end], [%[xp], #20]\n\t"                                                               \
-      "ldr %[xa], [%[end], #12]\n\t"                                                               \
-      "cmp %[xa], #0\n\t"                                                                          \
-      "beq 8f\n\t"                                                                                 \
-      "blt 7f\n\t"                                                                                 \
-      "ldrd %[w], %[we], [%[end], #4]\n\t"                                                         \
-      "add %[end], %[end], #16\n\t"                                                                \
-      "str %[end], [%[xp], #20]\n\t"                                                               \
-      "ldr %[xb], [%[xp], #12]\n\t"                                                                \
-      "add %[end], %[xb], #1\n\t"                                                                  \
-      "str %[end], [%[xp], #12]\n\t"                                                               \
-      ML_DSP_RQX(a0) "strb %[end], [%[xb]]\n\t"                                                    \
-      "ldr %[a0], [%[xp], #16]\n\t"                                                                \
-      ML_DSP_RQX(a1) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
-      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
-      ML_DSP_RQX(a2) "strb %[end], [%[xb]]\n\t"                                                    \
-      ML_DSP_RQX(a3) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
-      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
-      ML_DSP_RQX(a4) "strb %[end], [%[xb]]\n\t"                                                    \
-      ML_DSP_RQX(a5) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
-      "6:\n\t"                                                                                     \
-      "ldr %[w], [%[xp], #20]\n\t"                                                                 \
-      "ldr %[end], [%[xp], #24]\n\t"                                                               \
-      "cmp %[w], %[end]\n\t"                                                                       \
-      "bne 1b\n\t"                                                                                 \
-      "b 9f\n\t"                                                                                   \
-      "7:\n\t" /* rescale_deep: e = -table[3], zp from blk, wp kept there meanwhile */             \
-      "rsb %[xa], %[xa], #0\n\t"                                                                   \
-      "ldrd %[w], %[we], [%[end], #4]\n\t"                                                         \
-      "add %[end], %[end], #16\n\t"                                                                \
-      "str %[end], [%[xp], #20]\n\t"                                                               \
-      "str %[wp], [%[xp], #28]\n\t"                                                                \
-      "ldr %[wp], [%[xp], #56]\n\t"                                                                \
-      "ldr %[xb], [%[xp], #12]\n\t"                                                                \
-      "add %[end], %[xb], #1\n\t"                                                                  \
-      "str %[end], [%[xp], #12]\n\t"                                                               \
-      ML_DSP_RQD(a0) "strb %[end], [%[xb]]\n\t"                                                    \
-      "ldr %[a0], [%[xp], #16]\n\t"                                                                \
-      ML_DSP_RQD(a1) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
-      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
-      ML_DSP_RQD(a2) "strb %[end], [%[xb]]\n\t"                                                    \
-      ML_DSP_RQD(a3) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
-      "add %[xb], %[xb], %[a0], lsl #1\n\t"                                                        \
-      ML_DSP_RQD(a4) "strb %[end], [%[xb]]\n\t"                                                    \
-      ML_DSP_RQD(a5) "strb %[end], [%[xb], %[a0]]\n\t"                                             \
-      "ldr %[wp], [%[xp], #28]\n\t"                                                                \
-      "b 6b\n\t"                                                                                   \
-      "8:\n\t"                                                                                     \
-      "strd %[a0], %[a1], [%[xp], #32]\n\t"                                                        \
-      "strd %[a2], %[a3], [%[xp], #40]\n\t"                                                        \
-      "strd %[a4], %[a5], [%[xp], #48]\n\t"                                                        \
-      "9:\n\t"                                                                                     \
-      : [wp] "+r"(wp), [xp] "+r"(x), [w] "=&r"(t0), [we] "=&r"(t1), [xa] "=&r"(t2),                \
-        [xb] "=&r"(t3), [end] "=&r"(t4), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2),           \
-        [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5)                                             \
-      :                                                                                            \
-      : "memory", "cc")
-/* the quads run two a turn, entered at the second half when odd; the
- * general case (odd count, or k % 4 != 0: the next row is not where the
- * dot product stops) tests both per channel, the common one neither */
-#define ML_RUN_ODD                                                                              \
-  "sub %[w], %[end], %[wp]\n\t"                                                                 \
-  "tst %[w], #4\n\t"                                                                            \
+ * int8) with their weight rows from wp on, from the table entry tp on, dot
+ * product, rescale_fast and stores in one assembly loop, up to the channel
+ * whose e has ML_RUN_LAST (the shift reads only e's low byte); returns the
+ * table entry after the last channel done. ENTRY runs after the first
+ * quad, LOOP runs the rest up to the end of the columns (blk), DELTA moves
+ * wp on to the next row. The other channels but const_channel's run one at
+ * a time (CHECK, ONE): rescale_deep (e < 0), or (e == 0) stop after the dot
+ * product, leaving the sums at blk[ACC] and returning the channel's entry. */
+#define ML_RUN_FUNCTION(name, ENTRY, LOOP, DELTA, CHECK, ONE)                                   \
+  __attribute__((naked, noinline)) static int32_t *name(                                       \
+      uint32_t *blk __attribute__((unused)), const int8_t *wp __attribute__((unused)),          \
+      int32_t *tp __attribute__((unused))) {                                                    \
+    __asm__ volatile("push {r4-r11, lr}\n\t"                                                    \
+                     "1:\n\t"                                                                   \
+                     "ldr lr, [r2], #16\n\t"                                                    \
+                     "mov r7, r0\n\t"                                                           \
+                     "ldr r0, [r0]\n\t" ML_RUN_BIAS ENTRY LOOP DELTA                            \
+                     "ldr r5, [r2, #-4]\n\t" CHECK                                              \
+                     "ldrd r3, r4, [r2, #-12]\n\t"                                              \
+                     "ldr r6, [r0, #12]\n\t"                                                    \
+                     "add r6, r6, r2, lsr #4\n\t" ML_RUN_STORE6(ML_RUN_RQX) ONE                 \
+                     "mov r0, r2\n\t"                                                           \
+                     "pop {r4-r11, pc}\n\t");                                                   \
+  }
+/* runs: the flags of the tst last until the branch back (nothing between sets them) */
+#define ML_RUN_TEST "tst r5, #256\n\t"
+#define ML_RUN_NEXT "beq 1b\n\t"
+#define ML_RUN_CHECK                                                                            \
+  "cmp r5, #0\n\t"                                                                              \
+  "ble 7f\n\t"
+#define ML_RUN_ONE                                                                              \
+  "b 9f\n\t"                                                                                    \
+  "7:\n\t" /* e == 0: out; rescale_deep: e = -table[3], ra = 2^(e-1), zp from blk */            \
+  "beq 8f\n\t"                                                                                  \
+  "rsb r5, r5, #0\n\t"                                                                          \
+  "ldr r3, [r2, #-12]\n\t"                                                                      \
+  "mov r4, #1\n\t"                                                                              \
+  "sub r6, r5, #1\n\t"                                                                          \
+  "lsl r4, r4, r6\n\t"                                                                          \
+  "str r1, [r0, #28]\n\t"                                                                       \
+  "ldr r1, [r0, #56]\n\t"                                                                       \
+  "ldr r6, [r0, #12]\n\t"                                                                       \
+  "add r6, r6, r2, lsr #4\n\t" ML_RUN_STORE6(ML_RUN_RQD)                                        \
+  "ldr r1, [r0, #28]\n\t"                                                                       \
+  "b 9f\n\t"                                                                                    \
+  "8:\n\t"                                                                                      \
+  "sub r2, r2, #16\n\t"                                                                         \
+  "strd r8, r9, [r0, #32]\n\t"                                                                  \
+  "strd r10, r11, [r0, #40]\n\t"                                                                \
+  "strd r12, lr, [r0, #48]\n\t"                                                                 \
+  "9:\n\t"
+/* The quads after the first: four a turn when their number is a multiple
+ * of 4 after one or three more (run_quads 2 or 4); else two a turn,
+ * entered at the second half when odd, none when none are left, and wp
+ * moved on by k - 4 kq4 after them (the general case, run_quads 0). */
+#define ML_RUN_LOOP4                                                                            \
+  "2:\n\t" ML_RUN_STEP ML_RUN_STEP ML_RUN_STEP ML_RUN_STEP                                      \
+  "cmp r0, r7\n\t"                                                                              \
+  "bne 2b\n\t"
+#define ML_RUN_ENTRY2                                                                           \
+  "subs r3, r7, r0\n\t"                                                                         \
+  "beq 4f\n\t"                                                                                  \
+  "tst r3, #16\n\t"                                                                             \
   "bne 3f\n\t"
+#define ML_RUN_LOOP2                                                                            \
+  "2:\n\t" ML_RUN_STEP "3:\n\t" ML_RUN_STEP                                                     \
+  "cmp r0, r7\n\t"                                                                              \
+  "bne 2b\n\t"                                                                                  \
+  "4:\n\t"
 #define ML_RUN_DELTA                                                                            \
-  "ldr %[w], [%[xp], #8]\n\t"                                                                   \
-  "add %[wp], %[wp], %[w]\n\t"
+  "ldr r3, [r0, #8]\n\t"                                                                        \
+  "add r1, r1, r3\n\t"
 
-ML_ALWAYS_INLINE void run_channels(uint32_t *blk, const int8_t *wp, const int general) {
-  uint32_t t0, t1, t2, t3, t4;
-  int32_t a0, a1, a2, a3, a4, a5;
-  uint32_t *x = blk;
-  if (general)
-    ML_RUN_CHANNELS(ML_RUN_ODD, ML_RUN_DELTA);
-  else
-    ML_RUN_CHANNELS("", "");
-}
-#undef ML_RUN_CHANNELS
-#undef ML_RUN_ODD
+ML_RUN_FUNCTION(run_channels_q2, ML_RUN_STEP, ML_RUN_LOOP4, "", ML_RUN_TEST, ML_RUN_NEXT)
+ML_RUN_FUNCTION(run_channels_q4, ML_RUN_STEP ML_RUN_STEP ML_RUN_STEP, ML_RUN_LOOP4, "",
+                ML_RUN_TEST, ML_RUN_NEXT)
+ML_RUN_FUNCTION(run_channels_q0, ML_RUN_ENTRY2, ML_RUN_LOOP2, ML_RUN_DELTA, ML_RUN_TEST,
+                ML_RUN_NEXT)
+ML_RUN_FUNCTION(run_channel_one, ML_RUN_ENTRY2, ML_RUN_LOOP2, ML_RUN_DELTA, ML_RUN_CHECK,
+                ML_RUN_ONE)
+#undef ML_RUN_FUNCTION
+#undef ML_RUN_TEST
+#undef ML_RUN_NEXT
+#undef ML_RUN_CHECK
+#undef ML_RUN_ONE
+#undef ML_RUN_LOOP4
+#undef ML_RUN_ENTRY2
+#undef ML_RUN_LOOP2
 #undef ML_RUN_DELTA
-#undef ML_DSP_RQX
-#undef ML_DSP_RQD
+#undef ML_RUN_STORE6
+#undef ML_RUN_BIAS
+#undef ML_RUN_STEP
+#undef ML_RUN_PXB
+#undef ML_RUN_PX
+#undef ML_RUN_W
+#undef ML_RUN_RQX
+#undef ML_RUN_RQD
+
+/* How the channel loop runs the quads of a row of k weights: 2 (one more
+ * quad, then four a turn), 4 (three more, then four a turn) or 0 (the
+ * general case). */
+static inline int run_quads(int32_t k) {
+  const int32_t kq4 = (k + 3) >> 2;
+  if ((k & 3) != 0) return 0;
+  if ((kq4 & 3) == 2 && kq4 >= 6) return 2;
+  if ((kq4 & 3) == 0 && kq4 >= 8) return 4;
+  return 0;
+}
 
 /* All output channels of a full group, as full_group(..., ML_DSP_PIX, 1):
- * runs of channels in run_channels, the others in one_channel. */
+ * runs of rescale_fast channels in run_channels, the others (chained from
+ * first_special on at table[4 c + 2]) one at a time. */
 static void fast_group(const ml_conv_params_t *p, const int8_t *filter, const int8_t *tail,
                        const int32_t *bias, const int32_t *mult, const int32_t *shift,
                        int32_t *table, uint32_t *col, int32_t k, int8_t *out,
-                       int32_t first_const) {
+                       int32_t first_special) {
   const int32_t out_c = p->out_c, kq4 = (k + 3) >> 2, over = over_rows(k, out_c);
   uint32_t *blk = col + 2 * ML_DSP_PIX * kq4;
-  const int general = (k & 7) != 0; /* kq4 odd or k % 4 != 0 */
-  int32_t c = 0, stop = over, nc = first_const; /* the next const_channel */
+  const int quads = run_quads(k);
+  int32_t c = 0, stop = over, ns = first_special; /* the next special channel */
   blk[0] = (uint32_t)(uintptr_t)col;
-  blk[1] = (uint32_t)(4 * kq4);
   blk[2] = (uint32_t)(k - 4 * kq4);
+  blk[3] = (uint32_t)(uintptr_t)out - ((uint32_t)(uintptr_t)table >> 4) - 1u;
   blk[4] = (uint32_t)out_c;
   blk[ML_BLK_ZP / 4] = (uint32_t)p->output_offset;
   for (;;) {
     while (c < stop) {
       const int8_t *wp = c < over ? filter + (size_t)c * k : tail + (size_t)(c - over) * k;
-      int32_t end = stop;
-      if (__builtin_expect(nc < stop, 0)) {
-        if (c == nc) { /* its output, six times; the chain goes on at table[4 c + 2] */
+      int32_t *tp = table + 4 * c;
+      if (__builtin_expect(c == ns, 0)) {
+        ns = tp[2];
+        if (tp[0] == 1 && tp[3] == 0) { /* const_channel: its output, six times */
           int8_t *o = out + c;
-          const int8_t v = (int8_t)table[4 * c + 1];
+          const int8_t v = (int8_t)tp[1];
           o[0] = v, o[out_c] = v, o[2 * out_c] = v, o[3 * out_c] = v, o[4 * out_c] = v;
           o[5 * out_c] = v;
-          nc = table[4 * c + 2];
-          ++c;
-          continue;
+        } else {
+          if (run_channel_one(blk, wp, tp) == tp) /* 2 (x . w) at blk[ACC] */
+            requant_sums((const int32_t *)(blk + ML_BLK_ACC / 4), ML_DSP_PIX, bias[c], mult[c],
+                         shift[c], p, out + c, out_c);
         }
-        end = nc;
-      }
-      blk[3] = (uint32_t)(uintptr_t)(out + c);
-      blk[5] = (uint32_t)(uintptr_t)(table + 4 * c);
-      blk[6] = (uint32_t)(uintptr_t)(table + 4 * end);
-      if (general)
-        run_channels(blk, wp, 1);
-      else
-        run_channels(blk, wp, 0);
-      c = (int32_t)(((int32_t *)(uintptr_t)blk[5] - table) >> 2);
-      if (c < end) { /* 2 (x . w) at blk[ACC] */
-        requant_sums((const int32_t *)(blk + ML_BLK_ACC / 4), ML_DSP_PIX, bias[c], mult[c],
-                     shift[c], p, out + c, out_c);
         ++c;
+        continue;
+      }
+      {
+        const int32_t end = ns < stop ? ns : stop; /* its e has ML_RUN_LAST (conv_dsp) */
+        if (quads == 2)
+          run_channels_q2(blk, wp, tp);
+        else if (quads == 4)
+          run_channels_q4(blk, wp, tp);
+        else
+          run_channels_q0(blk, wp, tp);
+        c = end;
       }
     }
     if (stop == out_c) break;
     stop = out_c;
   }
 }
-#else
-#define ML_DSP_CHANNEL_LOOP 0
-#endif
+#endif /* ML_DSP_CHANNEL_LOOP */
 
 /* Returns 0 (having written nothing) when this path does not apply. */
 static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t *filter,
@@ -829,7 +954,10 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
   const int32_t y_last = in_h - 1 - (p->k_h - 1) * p->dil_h, x_last = in_w - p->k_w;
   const int32_t run = p->k_w * in_c;
   const size_t step = (size_t)p->dil_h * in_w * in_c;
-  int32_t r0, b = 0, oy = 0, ox = 0, first_const = out_c;
+  /* quad_rows_to_column applies (where the window hangs over < 4 bytes) */
+  const int quad_rows = run == 4 && (in_c & 3) != 0 && p->dil_w == 1 && in_w * in_c >= 4;
+  const uint32_t pad4 = 0x01010101u * (uint8_t)(int8_t)(-p->input_offset);
+  int32_t r0, b = 0, oy = 0, ox = 0, first_special = out_c;
   if (p->groups > 1 || ((uintptr_t)scratch & 3u) != 0) return 0;
   if (k & 3) { /* the last rows, zero-padded, for full_group */
     const int32_t over = over_rows(k, out_c), nb = (out_c - over) * k;
@@ -839,33 +967,57 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
   if (!pointwise) memset(patch + k, 0, (size_t)(k4 - k));
   if (dbl) { /* the per-channel constants of rescale_fast, once */
     const int32_t limit = (1 << 29) - k * (1 << 14);
-    int32_t c, *t = table, *last = NULL;
+    int32_t c, ra, *t = table, *last = NULL;
     for (c = 0; c < out_c; ++c, t += 4) {
       t[1] = mult[c];
       t[3] = fast_channel(bias[c], mult[c], shift[c], limit, p->output_offset, &t[2]) ? -shift[c]
-            : ML_DSP_SPECIALIZE && deep_channel(bias[c], mult[c], shift[c], limit, &t[2]) ? shift[c]
-                                                                                     : 0;
+            : ML_DSP_SPECIALIZE && deep_channel(bias[c], mult[c], shift[c], limit, &ra) ? shift[c]
+                                                                                   : 0;
       t[0] = t[3] ? 2 * bias[c] : 0; /* else the bias is added to x . w afterwards */
-      if (t[3] == 0 && const_channel(bias[c], mult[c], shift[c], k, p, &t[1])) {
-        /* {1, output, next such channel (or out_c), 0}: a chain for fast_group */
-        t[0] = 1;
+      if (t[3] == 0 && const_channel(bias[c], mult[c], shift[c], k, p, &t[1]))
+        t[0] = 1; /* {1, output, next, 0} */
+      if (t[3] <= 0) { /* not rescale_fast: t[2] chains them for fast_group */
+        if (ML_DSP_CHANNEL_LOOP && c > 0 && t[-1] > 0) t[-1] |= ML_RUN_LAST;
         if (last != NULL)
           last[2] = c;
         else
-          first_const = c;
+          first_special = c;
         last = t;
       }
     }
     if (last != NULL) last[2] = out_c;
+#if ML_DSP_CHANNEL_LOOP
+    { /* the last rescale_fast channel of each run of fast_group's: before a
+       * special one (above), the last one, the last one of the weights */
+      const int32_t over = over_rows(k, out_c);
+      if (table[4 * out_c - 1] > 0) table[4 * out_c - 1] |= ML_RUN_LAST;
+      if (over > 0 && table[4 * over - 1] > 0) table[4 * over - 1] |= ML_RUN_LAST;
+    }
+#endif
   }
   for (r0 = 0; r0 < pixels;) {
     /* six pixels, or what is left: four or five in columns for six (the
      * others zero), fewer on their own (see dot_columns) */
     const int32_t n = pixels - r0 >= ML_DSP_PIX ? ML_DSP_PIX : pixels - r0;
-    const int32_t cols = dbl && n >= 4 ? ML_DSP_PIX : n;
-    int8_t *out = output + (size_t)r0 * out_c;
+    /* a last group of fewer than six pixels after full ones, in the channel
+     * loop: the six pixels that end with the last one, the columns of the
+     * `back` ones the previous group computed moved to the front (it left
+     * them at n..5); their outputs are written again with the same bytes,
+     * which changes nothing (nothing has written there since) */
+    const int32_t back =
+        ML_DSP_CHANNEL_LOOP && dbl && full && n < ML_DSP_PIX && r0 >= ML_DSP_PIX
+            ? ML_DSP_PIX - n
+            : 0;
+    const int32_t cols = dbl && (n >= 4 || back) ? ML_DSP_PIX : n;
+    int8_t *out = output + (size_t)(r0 - back) * out_c;
+    uint32_t *const c0 = col + 2 * back; /* the new pixels' columns */
     int32_t i, q;
-    for (i = n; i < cols; ++i)
+    if (back) { /* word by word, forwards: each word is read before it is overwritten */
+      uint32_t *d = col, *const d_end = col + 2 * ML_DSP_PIX * (k4 >> 2);
+      for (; d != d_end; d += 2 * ML_DSP_PIX)
+        for (i = 0; i < 2 * back; ++i) d[i] = d[i + 2 * n];
+    }
+    for (i = n + back; i < cols; ++i)
       for (q = 0; q < (k4 >> 2); ++q) col[2 * (q * cols + i)] = col[2 * (q * cols + i) + 1] = 0;
     /* every window of the group, before any output of it */
     i = 0;
@@ -897,36 +1049,40 @@ static int conv_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
       if (pointwise) {
         const int8_t *src = input + (size_t)(r0 + i) * in_c;
         if (ML_DSP_SPECIALIZE && dbl)
-          to_column(src, k, col + 2 * i, 2 * cols, 1);
+          to_column(src, k, c0 + 2 * i, 2 * cols, 1);
         else
-          to_column(src, k, col + 2 * i, 2 * cols, dbl);
+          to_column(src, k, c0 + 2 * i, 2 * cols, dbl);
       } else {
         const int8_t *in_b = input + (size_t)b * in_h * in_w * in_c;
         const int32_t by = oy * p->stride_h - p->pad_top, bx = ox * p->stride_w - p->pad_left;
-        if (ML_DSP_SPECIALIZE && p->dil_w == 1 && by >= 0 && by <= y_last && bx >= 0 &&
-            bx <= x_last) {
+        const int32_t left = -bx * in_c, right = (bx + p->k_w - in_w) * in_c;
+        if (ML_DSP_SPECIALIZE && quad_rows && dbl && cols == ML_DSP_PIX && left < 4 &&
+            right < 4) {
+          quad_rows_to_column(p, in_b, by, left, right, bx, c0 + 2 * i, pad_quad, pad4);
+        } else if (ML_DSP_SPECIALIZE && p->dil_w == 1 && by >= 0 && by <= y_last && bx >= 0 &&
+                   bx <= x_last) {
           const int8_t *src = in_b + ((size_t)by * in_w + (size_t)bx) * in_c;
           if (ML_DSP_SPECIALIZE && dbl && run == 9 && p->k_h == 3)
-            window27_to_column(src, step, col + 2 * i, 2 * cols);
+            window27_to_column(src, step, c0 + 2 * i, 2 * cols);
           else if (ML_DSP_SPECIALIZE && dbl)
-            inside_to_column(src, run, p->k_h, step, col + 2 * i, 2 * cols, patch, 1);
+            inside_to_column(src, run, p->k_h, step, c0 + 2 * i, 2 * cols, patch, 1);
           else
-            inside_to_column(src, run, p->k_h, step, col + 2 * i, 2 * cols, patch, dbl);
+            inside_to_column(src, run, p->k_h, step, c0 + 2 * i, 2 * cols, patch, dbl);
         } else if (ML_DSP_SPECIALIZE && dbl)
-          window_to_column(p, in_b, by, bx, col + 2 * i, 2 * cols, pad_quad, patch, 1);
+          window_to_column(p, in_b, by, bx, c0 + 2 * i, 2 * cols, pad_quad, patch, 1);
         else
-          window_to_column(p, in_b, by, bx, col + 2 * i, 2 * cols, pad_quad, patch, dbl);
+          window_to_column(p, in_b, by, bx, c0 + 2 * i, 2 * cols, pad_quad, patch, dbl);
         if (++ox == out_w) {
           ox = 0;
           if (++oy == out_h) oy = 0, ++b;
         }
       }
     }
-    if (ML_DSP_CHANNEL_LOOP && n == ML_DSP_PIX && dbl && full) {
+    if (ML_DSP_CHANNEL_LOOP && (n == ML_DSP_PIX || back) && dbl && full) {
 #if ML_DSP_CHANNEL_LOOP
-      fast_group(p, filter, tail, bias, mult, shift, table, col, k, out, first_const);
+      fast_group(p, filter, tail, bias, mult, shift, table, col, k, out, first_special);
 #else
-      (void)first_const; /* full_group and one_channel find them in the table */
+      (void)first_special; /* full_group and one_channel find them in the table */
 #endif
     } else if (ML_DSP_SPECIALIZE && n == ML_DSP_PIX && dbl && full) {
       full_group(p, filter, tail, bias, shift, table, col, k, out, ML_DSP_PIX, 1);

@@ -40,7 +40,8 @@ extern "C" {
  * with k = k_h * k_w * in_c / groups rounded up to a multiple of 4,
  * 16 * out_c + 2 * ML_CONV2D_S8_DSP_PIXELS * k + ML_CONV2D_S8_DSP_BLOCK, plus k
  * unless the convolution is 1x1 with stride 1 and no padding, plus k + 4
- * when k_h * k_w * in_c / groups is not a multiple of 4. */
+ * when k_h * k_w * in_c / groups is not a multiple of 4. With ML_PORTABLE
+ * (the portable path only): k_h * k_w * in_c / groups, none for that 1x1. */
 size_t ml_conv2d_s8_scratch_size(const ml_conv_params_t *p);
 
 /* folded_bias[c] = bias[c] + input_offset * (sum of output channel c's

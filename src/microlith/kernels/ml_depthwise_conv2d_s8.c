@@ -8,9 +8,11 @@
  * read for it (the channel blocks and the depth-multiplier loop all stay
  * inside one pixel). Any new path must keep this order (no channel-outer
  * loops, no reversed rows), and input/output must never be declared
- * `restrict`: they may overlap. The one exception, ml_depthwise_conv2d_s8_3x3's
- * DSP path, takes two neighbouring pixels channel group by channel group;
- * why the lead still holds is explained there.
+ * `restrict`: they may overlap. The exceptions, ml_depthwise_conv2d_s8_3x3's
+ * DSP paths, take two neighbouring pixels channel group by channel group,
+ * or (the ring path, rows 5 pixels wide) a whole output row channel by
+ * channel once the row's input rows are copied into scratch; why the lead
+ * still holds is explained there.
  */
 #include "ml_depthwise_conv2d_s8.h"
 
@@ -18,6 +20,14 @@
 
 #include "ml_common.h"
 #include "ml_mve_s8.h"
+
+/* ml_depthwise_conv2d_s8_3x3's ring path applies (see the header and the
+ * DSP path below): rows 5 pixels wide, stride 1, one padding column each
+ * side, the full int8 output range. */
+static inline int dw3_ring5(const ml_conv_params_t *p) {
+  return p->in_w == 5 && p->out_w == 5 && p->stride_w == 1 && p->pad_left == 1 &&
+         p->act_min <= -128 && p->act_max >= 127;
+}
 
 /* (Helium cores, ML_MVE_S8_ENABLED, take ml_mve_depthwise_conv2d_s8 instead.) */
 #if defined(__ARM_FEATURE_DSP) && !defined(ML_PORTABLE) && !defined(ML_MVE_S8_ENABLED)
@@ -806,6 +816,299 @@ static void dw3_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t
   else
     dw3_rows(p, input, packed, output, zp, p->stride_w != 1, full, &q);
 }
+
+/* (GCC only: the loops take all 14 registers, r7 too, which needs the
+ * omit-frame-pointer pragma above) */
+#if defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && defined(__GNUC__) && \
+    !defined(__clang__)
+#define ML_DW3_USE_RING 1 /* (at -Os and -O0, the tiles above only) */
+/* -- 3x3, rows 5 pixels wide: a ring of three int16 input rows ------------
+ *
+ * Where dw3_ring5() holds (input and output rows 5 pixels wide, stride 1,
+ * one padding column each side, the full int8 output range: KWS's layers),
+ * the DSP path keeps the three input rows of the current output row in
+ * scratch, widened once to int16 (each input byte widened once, not once
+ * per use): ring slot s holds input row iy with iy mod 3 = s, per channel
+ * three words of int16 pairs, (x0, x1), (x2, x3) and (x4, x3), channel c's
+ * slot s at word 9 c + 3 s (input rows outside the input hold the zero
+ * point). Each output row is then computed channel by channel, the five
+ * pixels at once, in one assembly loop (dw3r_row): per kernel row one LDRD
+ * of the weight pairs U = (w0, w1), V = (w1, w2), one LDRD and one LDR of
+ * the three data words and 8 multiply-accumulates for 13 products:
+ *   pixel 0: (x0, x1).V                  SMLAD
+ *   pixel 1: (x0, x1).U + x2 w2          SMLAD, SMLABT
+ *   pixel 2: x1 w0 + (x2, x3).V          SMLATB, SMLAD
+ *   pixel 3: (x2, x3).U + x4 w2          SMLAD, SMLABT
+ *   pixel 4: (x4, x3).(w1, w0)           SMLADX
+ * Pixels 0 and 4 skip their padding column: it holds the zero point in
+ * every row, so its share, zp * (w00 + w10 + w20) or zp * (w02 + w12 + w22),
+ * goes into those pixels' own biases. Then dw3_rescale's arithmetic and the
+ * stores. The per-channel constants sit in one record in scratch
+ * (dw3r_expand), read with LDM: 88 bytes a channel with the ring.
+ * Instructions per channel and output row (45 MACs): 24 multiply-
+ * accumulates, 6 data and 3 weight/bias loads, 1 LDM of the rescaling
+ * words, 20 to rescale five sums, 5 stores, 0.5 of loop (four channels a
+ * pass): 59.5; widening an input row into the ring (dw3r_fill) adds 9.5
+ * a channel.
+ *
+ * Write order and the planner's lead (plan/overlap.py). Rows enter the
+ * ring in increasing order, each at most once per batch, and all input rows
+ * of output row r (iy0 .. iy0 + 2, iy0 = r * stride_h - pad_top) are in it
+ * before any output of row r is written. A row leaves the ring only when row
+ * iy + 3 (or a later one of its slot) is copied, for a window starting after
+ * iy, and windows only move down: no later output row needs it again. So
+ * after row r's copies, the only input bytes that must survive in memory
+ * are those of rows still to be copied, all >= R = iy0 of row r + 1
+ * (rows between two windows, when stride_h > 3, are never copied), clipped
+ * to the input. The lead is at least (q + 1) * C - needed[q] for every
+ * pixel q, needed[q] the smallest top-left window offset (clipped to the
+ * input) of the pixels q and later; for q the last pixel of row r, pixel
+ * q + 1 is row r + 1's first, whose window starts at column 0 (clipped) of
+ * row R (clipped). So every output byte of rows <= r, whatever order they
+ * are written in, lies below the first byte of input row R, and no byte of
+ * a row still to be copied is overwritten: writing row r channel by channel
+ * is as safe as writing it in raster order (test_dsp_depthwise.py checks it
+ * on the tightest plan).
+ */
+#define DW3R_REC 13 /* words per channel of dw3r_expand's record */
+
+static inline int32_t dw3r_slot(int32_t iy) { return ((iy % 3) + 3) % 3; }
+
+/* Per channel c, DW3R_REC words: the doubled folded bias of pixel 0 (with
+ * its padding column's share zp * (w00 + w10 + w20)), of pixels 1-3, of
+ * pixel 4 (zp * (w02 + w12 + w22)); per kernel row U = (2 w0, 2 w1) and
+ * V = (2 w1, 2 w2) as int16 pairs (doubled: see dw3_rescale); the rescaling
+ * triple (multiplier, e | 256 on the last channel: the loop's end, which the
+ * shift ignores, rounding constant); 3 C. */
+static __attribute__((noinline)) void dw3r_expand(const ml_conv_params_t *p,
+                                                  const int8_t *filter, const int32_t *bias,
+                                                  const int32_t *rq, int32_t *rec) {
+  const int32_t c_n = p->in_c;
+  uint32_t argv[8];
+  register uint32_t *args __asm__("r0") = argv;
+  argv[0] = (uint32_t)(uintptr_t)filter, argv[1] = (uint32_t)c_n, argv[2] = (uint32_t)(3 * c_n);
+  argv[3] = (uint32_t)(uintptr_t)bias, argv[4] = (uint32_t)(uintptr_t)rq;
+  argv[5] = (uint32_t)(uintptr_t)rec, argv[6] = (uint32_t)(uintptr_t)(bias + c_n);
+  argv[7] = (uint32_t)-p->input_offset;
+  /* r0: the channel's tap (0, 0), r1 C, r2 3 C, r3 bias, r4 rq, r5 rec, r6
+   * the bias's end, r7 zp; r11 the doubled taps of column 0 summed, r10
+   * column 2's */
+  __asm__ volatile("ldm r0, {r0, r1, r2, r3, r4, r5, r6, r7}\n\t"
+                   "1:\n\t"
+                   "add r8, r0, r1, lsl #2\n\t" /* tap (1, 1) */
+                   "ldrsb r9, [r0, r1]\n\t"
+                   "ldrsb r10, [r0, r1, lsl #1]\n\t"
+                   "ldrsb r11, [r0]\n\t"
+                   "lsl r9, r9, #1\n\t"
+                   "lsl r11, r11, #1\n\t"
+                   "pkhbt r12, r11, r9, lsl #16\n\t"
+                   "pkhbt r9, r9, r10, lsl #17\n\t"
+                   "strd r12, r9, [r5, #12]\n\t"
+                   "ldrsb r9, [r8]\n\t"
+                   "ldrsb r12, [r8, r1]\n\t"
+                   "ldrsb lr, [r0, r2]\n\t"
+                   "lsl r9, r9, #1\n\t"
+                   "lsl lr, lr, #1\n\t"
+                   "add r11, r11, lr\n\t"
+                   "add r10, r10, r12\n\t"
+                   "pkhbt lr, lr, r9, lsl #16\n\t"
+                   "pkhbt r9, r9, r12, lsl #17\n\t"
+                   "strd lr, r9, [r5, #20]\n\t"
+                   "ldrsb r9, [r8, r2]\n\t"
+                   "ldrsb r12, [r0, r1, lsl #3]\n\t"
+                   "ldrsb lr, [r0, r2, lsl #1]\n\t"
+                   "lsl r9, r9, #1\n\t"
+                   "lsl lr, lr, #1\n\t"
+                   "add r11, r11, lr\n\t"
+                   "add r10, r10, r12\n\t"
+                   "pkhbt lr, lr, r9, lsl #16\n\t"
+                   "pkhbt r9, r9, r12, lsl #17\n\t"
+                   "strd lr, r9, [r5, #28]\n\t"
+                   "ldr r9, [r3], #4\n\t"
+                   "lsl r9, r9, #1\n\t"
+                   "mla r11, r7, r11, r9\n\t"
+                   "lsl r10, r10, #1\n\t"
+                   "mla r10, r7, r10, r9\n\t"
+                   "str r11, [r5]\n\t"
+                   "strd r9, r10, [r5, #4]\n\t"
+                   "ldm r4!, {r9, r10, r11}\n\t"
+                   "strd r9, r10, [r5, #36]\n\t"
+                   "strd r11, r2, [r5, #44]\n\t"
+                   "add r5, r5, #52\n\t"
+                   "add r0, r0, #1\n\t"
+                   "cmp r3, r6\n\t"
+                   "bne 1b\n\t"
+                   : "+r"(args)
+                   :
+                   : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
+                     "lr", "cc", "memory");
+  rec[DW3R_REC * (c_n - 1) + 10] |= 256; /* the last channel's e: the loop's end */
+}
+
+/* Input row `row` (5 pixels) into the ring words d (channel 0 of its slot),
+ * four channels a pass in assembly (registers fixed, as in dw3r_row): r0-r4
+ * a word of each column, sign-extended to int16 pairs (SXTB16: channels 0
+ * and 2, then ROR 8: 1 and 3) and paired by column (PKHBT/PKHTB) into r5-r9;
+ * r10 the row, r11 C, r12 d, lr the row's end. */
+static __attribute__((noinline)) void dw3r_fill(const int8_t *row, int32_t c_n, uint32_t *d) {
+  uint32_t argv[4];
+  register uint32_t *args __asm__("r0") = argv;
+  argv[0] = (uint32_t)(uintptr_t)row, argv[1] = (uint32_t)c_n;
+  argv[2] = (uint32_t)(uintptr_t)d, argv[3] = (uint32_t)(uintptr_t)(row + c_n);
+  __asm__ volatile("ldm r0, {r10, r11, r12, lr}\n\t"
+                   "1:\n\t"
+                   "ldr r1, [r10, r11]\n\t"
+                   "ldr r2, [r10, r11, lsl #1]\n\t"
+                   "ldr r4, [r10, r11, lsl #2]\n\t"
+                   "add r5, r10, r11, lsl #1\n\t"
+                   "ldr r3, [r5, r11]\n\t"
+                   "ldr r0, [r10], #4\n\t"
+                   "sxtb16 r5, r0\n\t"
+                   "sxtb16 r6, r1\n\t"
+                   "pkhbt r7, r5, r6, lsl #16\n\t" /* channel 0: (x0, x1) */
+                   "pkhtb r5, r6, r5, asr #16\n\t" /* channel 2 */
+                   "sxtb16 r6, r2\n\t"
+                   "sxtb16 r8, r3\n\t"
+                   "pkhbt r9, r6, r8, lsl #16\n\t" /* channel 0: (x2, x3) */
+                   "pkhtb r6, r8, r6, asr #16\n\t"
+                   "strd r5, r6, [r12, #72]\n\t"
+                   "sxtb16 r5, r4\n\t"
+                   "pkhbt r6, r5, r8, lsl #16\n\t" /* channel 0: (x4, x3) */
+                   "pkhtb r5, r8, r5, asr #16\n\t"
+                   "str r6, [r12, #8]\n\t"
+                   "str r5, [r12, #80]\n\t"
+                   "sxtb16 r0, r0, ror #8\n\t"
+                   "sxtb16 r1, r1, ror #8\n\t"
+                   "pkhbt r5, r0, r1, lsl #16\n\t" /* channel 1 */
+                   "pkhtb r0, r1, r0, asr #16\n\t" /* channel 3 */
+                   "sxtb16 r2, r2, ror #8\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "pkhbt r6, r2, r3, lsl #16\n\t"
+                   "pkhtb r2, r3, r2, asr #16\n\t"
+                   "strd r5, r6, [r12, #36]\n\t"
+                   "strd r0, r2, [r12, #108]\n\t"
+                   "sxtb16 r4, r4, ror #8\n\t"
+                   "pkhbt r5, r4, r3, lsl #16\n\t"
+                   "pkhtb r4, r3, r4, asr #16\n\t"
+                   "str r5, [r12, #44]\n\t"
+                   "str r4, [r12, #116]\n\t"
+                   "strd r7, r9, [r12], #144\n\t"
+                   "cmp r10, lr\n\t"
+                   "bne 1b\n\t"
+                   : "+r"(args)
+                   :
+                   : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
+                     "lr", "cc", "memory");
+}
+
+/* A row outside the input: the zero point zz (both halves) into slot d. */
+static __attribute__((noinline)) void dw3r_zero(uint32_t *d, int32_t c_n, uint32_t zz) {
+  uint32_t *const end = d + 9 * c_n;
+  for (; d < end; d += 9) d[0] = zz, d[1] = zz, d[2] = zz;
+}
+
+/* The loop over a row's channels (four a pass), registers fixed: r0-r4 the
+ * five pixels' sums, r5/r6 U/V (then multiplier and e), r7-r9 the data
+ * words (then the rounding constant, a temporary and 3 C), r10 the ring at
+ * the channel, r11 the records, r12 the output, lr C. Kernel row k's words
+ * are at r10 + 12 slot(iy0 + k); the row in slot 0 is loaded last-with-
+ * writeback (r10 += 36: the next channel), rows after it 36 bytes lower. */
+#define DW3R_LDN(S) "ldrd r7, r8, [r10, #" S "]\n\tldr r9, [r10, #" S "+8]\n\t"
+#define DW3R_LDW(S) "ldr r9, [r10, #8]\n\tldrd r7, r8, [r10], #36\n\t"
+#define DW3R_LDA(S) "ldrd r7, r8, [r10, #" S "-36]\n\tldr r9, [r10, #" S "-28]\n\t"
+#define DW3R_FIRST(LD)                                                                          \
+  "ldm r11!, {r0, r1, r4, r5, r6}\n\t" LD                                                       \
+  "smlatb r2, r7, r5, r1\n\t"                                                                   \
+  "smlad r3, r8, r5, r1\n\t"                                                                    \
+  "smlad r0, r7, r6, r0\n\t"                                                                    \
+  "smlad r1, r7, r5, r1\n\t"                                                                    \
+  "smlabt r1, r8, r6, r1\n\t"                                                                   \
+  "smlad r2, r8, r6, r2\n\t"                                                                    \
+  "smlabt r3, r9, r6, r3\n\t"                                                                   \
+  "smladx r4, r9, r5, r4\n\t"
+#define DW3R_NEXT(LD)                                                                           \
+  "ldrd r5, r6, [r11], #8\n\t" LD                                                               \
+  "smlad r0, r7, r6, r0\n\t"                                                                    \
+  "smlad r1, r7, r5, r1\n\t"                                                                    \
+  "smlabt r1, r8, r6, r1\n\t"                                                                   \
+  "smlatb r2, r7, r5, r2\n\t"                                                                   \
+  "smlad r2, r8, r6, r2\n\t"                                                                    \
+  "smlad r3, r8, r5, r3\n\t"                                                                    \
+  "smlabt r3, r9, r6, r3\n\t"                                                                   \
+  "smladx r4, r9, r5, r4\n\t"
+#define DW3R_RQ(A)                                                                              \
+  "smmlar r8, " A ", r5, r7\n\t"                                                                \
+  "add " A ", r8, " A ", asr #31\n\t"                                                           \
+  "asr " A ", " A ", r6\n\t"                                                                    \
+  "ssat " A ", #8, " A ", asr #1\n\t"
+#define DW3R_CHANNEL(L0, L1, L2)                                                                \
+  DW3R_FIRST(L0) DW3R_NEXT(L1) DW3R_NEXT(L2)                                                    \
+  "ldm r11!, {r5, r6, r7, r9}\n\t" DW3R_RQ("r0") DW3R_RQ("r1") DW3R_RQ("r2") DW3R_RQ("r3")      \
+  DW3R_RQ("r4")                                                                                 \
+  "strb r1, [r12, lr]\n\t"                                                                      \
+  "strb r2, [r12, lr, lsl #1]\n\t"                                                              \
+  "strb r3, [r12, r9]\n\t"                                                                      \
+  "strb r4, [r12, lr, lsl #2]\n\t"                                                              \
+  "strb r0, [r12], #1\n\t"
+#define DW3R_LOOP(L0, L1, L2)                                                                   \
+  __asm__ volatile("ldm r0, {r10, r11, r12, lr}\n\t"                                            \
+                   "1:\n\t" DW3R_CHANNEL(L0, L1, L2) DW3R_CHANNEL(L0, L1, L2)                   \
+                       DW3R_CHANNEL(L0, L1, L2) DW3R_CHANNEL(L0, L1, L2)                        \
+                   "tst r6, #256\n\t"                                                            \
+                   "beq 1b\n\t"                                                                  \
+                   : "+r"(args)                                                                  \
+                   :                                                                             \
+                   : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",  \
+                     "lr", "cc", "memory")
+
+/* One output row: argv = {ring (channel 0), records, output row, C}; s0 the
+ * slot of the window's first input row. */
+static __attribute__((noinline)) void dw3r_row(uint32_t *argv, int32_t s0) {
+  register uint32_t *args __asm__("r0") = argv;
+  if (s0 == 0)
+    DW3R_LOOP(DW3R_LDW("0"), DW3R_LDA("12"), DW3R_LDA("24"));
+  else if (s0 == 1)
+    DW3R_LOOP(DW3R_LDN("12"), DW3R_LDN("24"), DW3R_LDW("0"));
+  else
+    DW3R_LOOP(DW3R_LDN("24"), DW3R_LDW("0"), DW3R_LDA("12"));
+}
+#undef DW3R_LOOP
+#undef DW3R_CHANNEL
+#undef DW3R_RQ
+#undef DW3R_NEXT
+#undef DW3R_FIRST
+#undef DW3R_LDA
+#undef DW3R_LDW
+#undef DW3R_LDN
+
+static void dw3r_dsp(const ml_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                     const int32_t *bias, const int32_t *rq, int8_t *output, int32_t *scratch) {
+  const int32_t c_n = p->in_c, row_bytes = 5 * c_n, zp = -p->input_offset;
+  const uint32_t zz = ((uint32_t)zp & 0xFFFFu) | ((uint32_t)zp << 16);
+  const size_t image = (size_t)p->in_h * (size_t)row_bytes;
+  uint32_t *ring = (uint32_t *)(scratch + DW3R_REC * c_n), argv[4];
+  int32_t n, oy, iy;
+  dw3r_expand(p, filter, bias, rq, scratch);
+  for (n = 0; n < p->batches; ++n) {
+    const int8_t *in_b = input + (size_t)n * image;
+    int32_t next = -p->pad_top; /* the first input row not in the ring */
+    for (oy = 0; oy < p->out_h; ++oy, output += row_bytes) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_top;
+      for (iy = next > iy0 ? next : iy0; iy < iy0 + 3; ++iy) {
+        uint32_t *d = ring + 3 * dw3r_slot(iy);
+        if (iy < 0 || iy >= p->in_h)
+          dw3r_zero(d, c_n, zz);
+        else
+          dw3r_fill(in_b + (size_t)iy * (size_t)row_bytes, c_n, d);
+      }
+      next = iy0 + 3;
+      argv[0] = (uint32_t)(uintptr_t)ring, argv[1] = (uint32_t)(uintptr_t)scratch;
+      argv[2] = (uint32_t)(uintptr_t)output, argv[3] = (uint32_t)c_n;
+      dw3r_row(argv, dw3r_slot(iy0));
+    }
+  }
+}
+#endif /* ML_DW3_USE_RING */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -878,8 +1181,15 @@ void ml_depthwise_conv2d_s8(const ml_conv_params_t *p, const int8_t *input, cons
 }
 
 size_t ml_depthwise_conv2d_s8_3x3_scratch_size(const ml_conv_params_t *p) {
-  /* the DSP path's expanded weights and biases, whatever this build uses */
-  return (size_t)ML_DW3_SCRATCH_PER_CHANNEL * (size_t)p->in_c;
+#ifdef ML_PORTABLE
+  (void)p; /* the portable path takes none */
+  return 0;
+#else
+  /* the DSP path's expanded weights and biases (or the ring and its records)
+   * whatever optimization level this build uses; Helium's fit in them */
+  return (size_t)(dw3_ring5(p) ? ML_DW3_RING_PER_CHANNEL : ML_DW3_SCRATCH_PER_CHANNEL) *
+         (size_t)p->in_c;
+#endif
 }
 
 /* Portable: output channels [c0, c0 + n) of one output pixel (n constant, as
@@ -918,6 +1228,12 @@ void ml_depthwise_conv2d_s8_3x3(const ml_conv_params_t *p, const int8_t *input,
     return;
 #endif
 #ifdef ML_DEPTHWISE_CONV2D_S8_USE_DSP
+#ifdef ML_DW3_USE_RING
+  if (dw3_ring5(p)) {
+    dw3r_dsp(p, input, filter, bias, rq, output, (int32_t *)scratch);
+    return;
+  }
+#endif
   dw3_dsp(p, input, filter, bias, rq, output, (int32_t *)scratch);
 #else
   const int32_t c_n = p->in_c;

@@ -36,6 +36,13 @@ void ml_depthwise_conv2d_s8(const ml_conv_params_t *p, const int8_t *input, cons
  * cores with the Armv7E-M DSP extension expand the weights into int16 pairs
  * for a faster path; other cores do not touch it. */
 #define ML_DW3_SCRATCH_PER_CHANNEL 28
+/* Layers whose input and output rows are 5 pixels wide (stride 1, one
+ * padding column each side) with the full int8 output range take, in builds
+ * at -O2/-O3 on DSP cores, a ring of three input rows widened to int16 plus
+ * per-channel records instead: ML_DW3_RING_PER_CHANNEL bytes a channel
+ * (reserved at -Os too, where the ring is off). Built with ML_PORTABLE (no
+ * DSP or vector path), the scratch size is 0. */
+#define ML_DW3_RING_PER_CHANNEL 88
 size_t ml_depthwise_conv2d_s8_3x3_scratch_size(const ml_conv_params_t *p);
 void ml_depthwise_conv2d_s8_3x3(const ml_conv_params_t *p, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, const int32_t *rq,

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "ml_common.h"
 #include "ml_conv_params.h"
 #include "ml_fc_params.h"
 

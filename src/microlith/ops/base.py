@@ -7,7 +7,10 @@ one module (plus, later, its C kernel and tests).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -16,6 +19,32 @@ import numpy as np
 from ..ir import DType, Node, Tensor
 
 ACTIVATIONS = ("none", "relu", "relu6", "relu_n1_to_1", "tanh")
+
+# Kernel sets a generated project can be built with: "any" lets each kernel
+# pick its path from the core it is compiled for (portable C, ARMv7E-M DSP or
+# Helium), so scratch covers every path; "portable" is for cores without DSP
+# or vector extensions (Cortex-M0/M0+/M3, RISC-V, Xtensa): the project defines
+# ML_PORTABLE (in its ml_config.h) and scratch covers the portable C only.
+KERNEL_SETS = ("any", "portable")
+_KERNEL_SET: contextvars.ContextVar[str] = contextvars.ContextVar("kernel_set", default="any")
+
+
+def portable_only() -> bool:
+    """Whether the lowering in progress is for the portable kernel set (see
+    ``KERNEL_SETS``): lowerings size DSP/Helium-only scratch by this."""
+    return _KERNEL_SET.get() == "portable"
+
+
+@contextlib.contextmanager
+def kernel_set(name: str) -> Iterator[None]:
+    """Lower with kernel set ``name`` ("any" or "portable") inside the block."""
+    if name not in KERNEL_SETS:
+        raise ValueError(f"kernel set must be one of {KERNEL_SETS}, got {name!r}")
+    token = _KERNEL_SET.set(name)
+    try:
+        yield
+    finally:
+        _KERNEL_SET.reset(token)
 
 
 @dataclass(frozen=True)
@@ -104,7 +133,7 @@ class Lowering:
       {scratch}         the shared scratch buffer (``scratch_bytes`` of it)
     ``sources`` name the kernel files (stems in ``microlith/kernels``, each a
     .c and .h pair) the call needs; codegen copies only those, plus
-    ``ml_common.h``.
+    ``ml_common.h`` and the project's ``ml_config.h`` (its kernel set).
     """
 
     function: str

@@ -28,6 +28,7 @@ from .base import (
     float_inputs,
     need,
     need_rank,
+    portable_only,
     register,
     windows,
 )
@@ -369,12 +370,16 @@ def conv2d_scratch_bytes(params: dict, itemsize: int) -> int:
     convolutions), keeps CONV2D_S8_DSP_BLOCK bytes of loop constants and,
     when the window size k is not a multiple of 4, a zero-padded copy of the
     last weight rows (k4 + 4 bytes); the portable path only needs that int8
-    window. Window sizes are rounded up to a multiple of 4 (k4) there."""
+    window. Window sizes are rounded up to a multiple of 4 (k4) there. While
+    lowering for the portable kernel set (``portable_only()``: the project
+    defines ML_PORTABLE) only the portable path's window is reserved."""
     p = params
     pointwise = (p["k_h"] == p["k_w"] == 1 and p["stride_h"] == p["stride_w"] == 1
                  and p["pad_top"] == p["pad_left"] == 0 and p["groups"] <= 1
                  and p["out_h"] == p["in_h"] and p["out_w"] == p["in_w"])
     k = p["k_h"] * p["k_w"] * (p["in_c"] // max(p["groups"], 1))
+    if itemsize == 1 and portable_only():
+        return 0 if pointwise else k
     if itemsize == 1:
         k4 = (k + 3) // 4 * 4
         return (16 * p["out_c"] + 2 * CONV2D_S8_DSP_PIXELS * k4 + CONV2D_S8_DSP_BLOCK
@@ -459,8 +464,33 @@ class Conv2D(OpDef):
 
 
 # ml_depthwise_conv2d_s8_3x3: channels per group, widest layer, scratch bytes per channel
-# (ML_DW3_SCRATCH_PER_CHANNEL: the DSP path's int16 weight pairs and doubled biases).
+# (ML_DW3_SCRATCH_PER_CHANNEL: the DSP path's int16 weight pairs and doubled biases;
+# ML_DW3_RING_PER_CHANNEL: its ring of three int16 input rows and per-channel records,
+# for rows 5 pixels wide).
 DW3_GROUP, DW3_MAX_CHANNELS, DW3_SCRATCH_PER_CHANNEL = 4, 256, 28
+DW3_RING_PER_CHANNEL = 88
+
+
+def depthwise3x3_ring(params: dict) -> bool:
+    """Whether ml_depthwise_conv2d_s8_3x3's DSP path takes its ring of input
+    rows (dw3_ring5 in the C): input and output rows 5 pixels wide, stride 1,
+    one padding column each side, the full int8 output range."""
+    p = params
+    return (int(p["in_w"]) == 5 and int(p["out_w"]) == 5 and int(p["stride_w"]) == 1
+            and int(p["pad_left"]) == 1 and int(p["act_min"]) <= -128
+            and int(p["act_max"]) >= 127)
+
+
+def depthwise3x3_scratch_bytes(params: dict) -> int:
+    """What ml_depthwise_conv2d_s8_3x3_scratch_size() returns: 0 for the
+    portable kernel set (ML_PORTABLE: no DSP or Helium path), else the DSP
+    path's ring and records (DW3_RING_PER_CHANNEL a channel) where it takes
+    them, whatever the optimization level, or its expanded weights
+    (DW3_SCRATCH_PER_CHANNEL), which also cover Helium's 12 a channel."""
+    if portable_only():
+        return 0
+    per = DW3_RING_PER_CHANNEL if depthwise3x3_ring(params) else DW3_SCRATCH_PER_CHANNEL
+    return per * int(params["in_c"])
 
 
 def depthwise3x3_folded_bias(params: dict, w: Tensor, bias: Tensor | None,
@@ -566,14 +596,16 @@ class DepthwiseConv2D(OpDef):
                                           int((low.params or {})["output_offset"]))
         return Lowering("ml_depthwise_conv2d_s8_3x3", low.sources, args, low.params_type,
                         low.params, {"bias": folded, "rq": rq},
-                        DW3_SCRATCH_PER_CHANNEL * x.shape[3])
+                        depthwise3x3_scratch_bytes(low.params or {}))
 
     def overlap_input(self, node: Node, ins: list[Tensor | None],
                       outs: list[Tensor]) -> tuple[int, int] | None:
         """Raster order in every ml_depthwise_conv2d_* path (channel blocks of
         one pixel, depth multipliers); the 3x3 DSP path's tiles of two
-        neighbouring pixels, written channel group by channel group, need no
-        more lead (see ml_depthwise_conv2d_s8.c)."""
+        neighbouring pixels, written channel group by channel group, and its
+        ring path, which writes a whole output row channel by channel once
+        the row's input rows are copied into scratch, need no more lead (see
+        ml_depthwise_conv2d_s8.c)."""
         return raster_overlap_input(node, ins, outs)
 
 

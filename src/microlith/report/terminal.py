@@ -117,20 +117,33 @@ def render_profile(p: Profile, console: Console, verdict_only: bool = False) -> 
             ("live-set lower bound", fmt_bytes(tot["activation_lower_bound_bytes"]),
              "activation_lower_bound_bytes"),
             ("input + output", fmt_bytes(tot["io_bytes"]), "io_bytes"),
-            ("kernel code (flash)", fmt_bytes(tot["code_bytes_estimate"]),
-             "code_bytes_estimate"),
         ]
+        if "code_bytes" not in tot:  # else measured, below
+            rows.append(("kernel code (flash)", fmt_bytes(tot["code_bytes_estimate"]),
+                         "code_bytes_estimate"))
         if tot["scratch_bytes"]:
             rows.append(("kernel scratch (RAM)", fmt_bytes(tot["scratch_bytes"]),
                          "scratch_bytes"))
         if tot["state_bytes"]:
             rows.append(("persistent state (RAM)", fmt_bytes(tot["state_bytes"]), ""))
+        if "code_bytes" in tot:  # profile --measure
+            rows.append(("kernel + startup code (flash)", fmt_bytes(tot["code_bytes"]),
+                         "code_bytes"))
+            rows.append(("peak stack (RAM)", fmt_bytes(tot["stack_peak_bytes"]),
+                         "stack_peak_bytes"))
         for label, value, key in rows:
             how = p.provenance.get(key, "measured: variable tensors of the model")
             s.add_row(label, value, how.split(":")[0])
         console.print(s)
     _render_verdict(p, console)
     e = p.estimates
+    if p.measured is not None:
+        m = p.measured
+        console.print(f"[bold]measured[/] {m['instructions']:,} instructions per inference "
+                      f"({m['macs_per_instruction']:.3f} MACs/instruction, "
+                      f"{m['build']['core']} {m['opt']}, {m['emulator']['name']}); outputs "
+                      + ("bit-exact with the host build" if m["bit_exact"]
+                         else "DIFFER from the host build"))
     if e.get("latency_ms") is not None:
         energy = f", {e['energy_uj']:,.1f} µJ" if e.get("energy_uj") is not None else ""
         console.print(f"[bold]estimated[/] latency {e['latency_ms']:,.2f} ms{energy} per "
@@ -262,6 +275,8 @@ def render_bench(b, console: Console) -> None:
     rows = [("flash: code", fmt_bytes(d["flash"]["code"])),
             ("flash: weights", fmt_bytes(d["flash"]["weights"])),
             ("RAM: arena", fmt_bytes(d["ram"]["arena"])),
+            ("RAM: scratch", fmt_bytes(d["ram"]["scratch"])),
+            ("RAM: state", fmt_bytes(d["ram"]["state"])),
             ("RAM: other", fmt_bytes(d["ram"]["other"])),
             ("peak stack", fmt_bytes(d["stack_peak_bytes"])),
             ("instructions per inference", f"{d['instructions']:,}"),
@@ -269,6 +284,18 @@ def render_bench(b, console: Console) -> None:
     for k, v in rows:
         tab.add_row(k, v)
     console.print(tab)
+    fit = d.get("fit") or {}
+    parts = []
+    if fit.get("ram") is not None:
+        need = d["ram"]["total"] + d["stack_peak_bytes"]
+        parts.append(f"RAM {fmt_bytes(need)} (static + peak stack) of "
+                     f"{fmt_bytes(t['sram_bytes'])}: {'fits' if fit['ram'] else 'does NOT fit'}")
+    if fit.get("flash") is not None:
+        parts.append(f"flash {fmt_bytes(d['flash']['total'])} of {fmt_bytes(t['flash_bytes'])}: "
+                     f"{'fits' if fit['flash'] else 'does NOT fit'}")
+    if parts:
+        console.print(f"[bold]measured[/] on {t['name']}: " + "; ".join(parts)
+                      + " (the application's own RAM and flash not included)")
     e = d["estimates"]
     if e.get("latency_ms") is not None:
         energy = f", {e['energy_uj']:,.1f} µJ" if e.get("energy_uj") is not None else ""
