@@ -38,13 +38,12 @@ def main() -> None:
     args = ap.parse_args()
 
     from shared_models import _find
-    from test_helium import invoke_instructions
 
     import microlith
     from microlith.api import prepare
     from microlith.codegen import generate
     from microlith.codegen.host import compile_for_host
-    from microlith.emulate.qemu import run_qemu
+    from microlith.emulate.qemu import invoke_instructions, run_qemu
     from microlith.emulate.unicorn import section_sizes
     from microlith.toolchain.arm import build_elf
     from microlith.verify.validate import random_samples

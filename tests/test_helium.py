@@ -21,7 +21,6 @@ cores with __ARM_FEATURE_MVE), built for Cortex-M55 and run under QEMU
 
 from __future__ import annotations
 
-import bisect
 import re
 import shutil
 import subprocess
@@ -39,7 +38,7 @@ import microlith.codegen
 from microlith.api import prepare
 from microlith.codegen import generate
 from microlith.codegen.host import compile_for_host
-from microlith.emulate.qemu import run_qemu
+from microlith.emulate.qemu import invoke_instructions, run_qemu
 from microlith.ir import DType, Graph, Node, QuantParams, Tensor
 from microlith.ops import get
 from microlith.ops.conv import Conv2DAttrs
@@ -300,67 +299,6 @@ def test_single_ops_helium_equal_portable_host_and_reference(tmp_path):
                for op in ("fully_connected", "conv2d", "depthwise_conv2d")}
     assert mve_fns <= _symbols(mve_build.elf)
     assert not mve_fns & _symbols(portable_build.elf)
-
-
-_INSN = re.compile(r"^\s*([0-9a-f]+):\t[0-9a-f]{4}")
-_TB_LINE = re.compile(r"^0x([0-9a-f]{8}):\s+((?:[0-9a-f]{4} ?)+)")
-
-
-def invoke_instructions(elf: Path, prefix: str = PREFIX, board: str = BOARD
-                        ) -> tuple[list[int], dict[str, int]]:
-    """Instructions executed by each {prefix}_invoke() call of a harness
-    firmware under QEMU, and their split by function, measured from QEMU's
-    execution trace: -d exec,nochain logs every translated block as it runs,
-    -d in_asm the address range of each block when translated. QEMU's own
-    disassembler does not know MVE, so the instructions in a block's range
-    are counted from arm-none-eabi-objdump's listing (-m armv8.1-m.main).
-    Debian's QEMU ships no TCG plugins (no libinsn.so), hence this route.
-    Counts from the call's first block to the first block back in main."""
-    listing = subprocess.run(["arm-none-eabi-objdump", "-d", "-m", "armv8.1-m.main",
-                              str(elf)], capture_output=True, text=True, check=True).stdout
-    starts = sorted({int(m.group(1), 16) for m in map(_INSN.match, listing.splitlines()) if m})
-    nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
-                        check=True).stdout
-    entry = next(int(ln.split()[0], 16) & ~1 for ln in nm.splitlines()
-                 if ln.split()[-1:] == [f"{prefix}_invoke"])
-    log = elf.with_suffix(".trace")
-    subprocess.run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none",
-                    "-semihosting-config", "enable=on,target=native", "-kernel", str(elf),
-                    "-d", "exec,nochain,in_asm", "-D", str(log)],
-                   stdin=subprocess.DEVNULL, capture_output=True, timeout=300, check=True)
-    ranges: dict[int, int] = {}  # block start -> its instructions
-    first = end = None
-    runs: list[int] = []
-    by: dict[str, int] = {}
-    total, inside = 0, False
-
-    def close():
-        if first is not None:
-            ranges[first] = bisect.bisect_left(starts, end) - bisect.bisect_left(starts, first)
-
-    with open(log, errors="replace") as f:
-        for ln in f:
-            m = _TB_LINE.match(ln)
-            if m:
-                addr = int(m.group(1), 16)
-                first = addr if first is None else first
-                end = addr + 2 * len(m.group(2).split())
-                continue
-            close()
-            first = end = None
-            if ln.startswith("Trace "):
-                pc = int(ln.split("[", 1)[1].split("/")[1], 16)
-                sym = ln.rsplit("]", 1)[1].strip()
-                if not inside and pc == entry:
-                    inside, total = True, 0
-                elif inside and sym == "main":
-                    inside = False
-                    runs.append(total)
-                if inside:
-                    total += ranges[pc]
-                    by[sym] = by.get(sym, 0) + ranges[pc]
-    log.unlink()
-    return runs, by
 
 
 def test_helium_paths_run_and_execute_fewer_instructions(tmp_path):

@@ -1,8 +1,14 @@
-"""Benchmark a prepared graph on a Cortex-M target in Unicorn: build it with
-arm-none-eabi-gcc (no harness firmware), run seeded samples, check the outputs
-against the host build bit for bit, and report what was measured (flash, RAM,
-stack, executed instructions) next to what is estimated from it (latency,
-energy)."""
+"""Benchmark a prepared graph on a Cortex-M target in emulation: build it with
+arm-none-eabi-gcc, run seeded samples, check the outputs against the host build
+bit for bit, and report what was measured (flash, RAM, stack, executed
+instructions) next to what is estimated from it (latency, energy).
+
+Most cores run in Unicorn (the ELF without harness firmware, its functions
+called directly). Helium cores (Cortex-M55, and the M85 built as an M55) run
+under QEMU (mps3-an547), which Unicorn cannot: the harness firmware with the
+samples embedded, instructions counted from QEMU's execution trace, the stack
+painted by the harness below the invoke's stack pointer. Flash and RAM are
+then measured on the same model built without the harness, as for Unicorn."""
 
 from __future__ import annotations
 
@@ -20,11 +26,14 @@ SCHEMA_VERSION = 1
 
 # Our core ids (targets catalog) -> the core toolchain.arm builds for.
 # Cortex-M0 and M0+ share the ARMv6-M instruction set; the M85 build is the
-# M55's (ARMv8.1-M), which Unicorn cannot run (no Helium model).
+# M55's (ARMv8.1-M), which Unicorn cannot run (no Helium model): QEMU runs it.
 BUILD_CORE = {"cortex-m0": "cortex-m0plus", "cortex-m0plus": "cortex-m0plus",
               "cortex-m3": "cortex-m3", "cortex-m4f": "cortex-m4f", "cortex-m7": "cortex-m7",
               "cortex-m33": "cortex-m33", "cortex-m55": "cortex-m55",
               "cortex-m85": "cortex-m55"}
+# Build cores benchmarked under QEMU instead of Unicorn.
+QEMU_BUILD_CORES = frozenset({"cortex-m55"})
+QEMU_TIMEOUT_S = 900.0
 
 # Cycles per executed instruction: planning figures, not measurements, read
 # off the instruction timing tables of the Arm Cortex-M Technical Reference
@@ -50,7 +59,7 @@ CPI_BASIS = {
 
 def _core_id(core: str) -> str:
     if core not in BUILD_CORE:
-        raise MicrolithError(f"benchmarking in Unicorn supports {', '.join(BUILD_CORE)}; "
+        raise MicrolithError(f"benchmarking supports {', '.join(BUILD_CORE)}; "
                              f"the target's core is {core}")
     return BUILD_CORE[core]
 
@@ -86,6 +95,7 @@ class BenchResult:
     fit: dict
     emulator: dict
     mismatches: list[str] = field(default_factory=list)
+    firmware: str = "none"  # the firmware the emulator ran (harness under QEMU)
 
     @property
     def macs_per_instruction(self) -> float | None:
@@ -98,7 +108,7 @@ class BenchResult:
             "target": self.target,
             "opt": self.opt,
             "build": {"core": self.build_core, "board": self.board,
-                      "flags": self.compiler_flags, "firmware": "none"},
+                      "flags": self.compiler_flags, "firmware": self.firmware},
             "flash": self.flash,
             "ram": self.ram,
             "stack_peak_bytes": self.stack_peak_bytes,
@@ -114,7 +124,11 @@ class BenchResult:
             "fit": self.fit,
             "estimates": self.estimates,
             "emulator": self.emulator,
-            "provenance": {
+            "provenance": self._provenance(),
+        }
+
+    def _provenance(self) -> dict:
+        out = {
                 "flash": "measured: ELF section and symbol sizes (pyelftools); weights = "
                          "<prefix>_w* and <prefix>_n*_* objects, code = the rest",
                 "ram": "measured: ELF .data + .bss; arena, scratch and state from their "
@@ -130,8 +144,24 @@ class BenchResult:
                 "fit": "measured sizes against the target's datasheet memory; RAM "
                        "includes the measured stack peak",
                 "estimates": "estimated: see estimates.method",
-            },
         }
+        if self.emulator.get("name") == "qemu":
+            out.update({
+                "flash": out["flash"] + " (of the same model built without the harness "
+                                        "firmware that QEMU ran)",
+                "ram": out["ram"] + " (built without the harness firmware)",
+                "stack_peak_bytes": "measured: the harness firmware under QEMU paints the "
+                                    "stack below the stack pointer just before each invoke "
+                                    "and scans it after; deepest byte written below that "
+                                    "stack pointer",
+                "instructions": "measured: executed instructions per invoke from QEMU's "
+                                "execution trace (-d exec,nochain,in_asm), each translated "
+                                "block's instructions counted from arm-none-eabi-objdump's "
+                                "listing (the most over the samples)",
+                "bit_exact": "measured: every output byte the harness firmware wrote under "
+                             "QEMU equals the host build's",
+            })
+        return out
 
 
 def _estimates(target, instructions: int) -> dict:
@@ -180,10 +210,11 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
           counter: str = "auto") -> BenchResult:
     """Build ``graph`` (already ``microlith.api.prepare``d) for ``target`` (a
     ``Target`` or a target spec such as ``"cortex-m4f@120MHz"``), run
-    ``samples`` seeded random inputs in Unicorn and compare them with the host
-    build. ``workdir`` keeps the generated project and ELF (else a temporary
-    folder, removed afterwards)."""
-    from ..codegen import generate
+    ``samples`` seeded random inputs in Unicorn (under QEMU for Helium cores,
+    see the module docstring) and compare them with the host build.
+    ``workdir`` keeps the generated project and ELFs (else a temporary folder,
+    removed afterwards). ``counter`` picks Unicorn's instruction counter."""
+    from ..codegen import generate, kernels_for
     from ..codegen.host import compile_for_host
     from ..profile import layer_costs
     from ..targets import Target, get_target
@@ -197,6 +228,10 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
     board = _board_for(build_core)
     if samples < 1:
         raise MicrolithError("bench needs at least one sample")
+    on_qemu = build_core in QEMU_BUILD_CORES
+    if on_qemu:
+        from .qemu import find_qemu
+        find_qemu()  # missing: say so before building anything
     tmp = None
     if workdir is None:
         tmp = Path(tempfile.mkdtemp(prefix="microlith-bench-"))
@@ -205,11 +240,15 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
         root = Path(workdir)
         root.mkdir(parents=True, exist_ok=True)
     try:
-        project = generate(graph, root / "project", prefix=prefix)
+        project = generate(graph, root / "project", prefix=prefix,
+                           kernels=kernels_for(target))
         build = build_elf(project, build_core, opt, board=board, firmware="none")
         inputs = random_samples(graph, samples, seed=seed)
-        run = run_unicorn(build.elf, prefix, inputs, graph, core=target.core.id,
-                          counter=counter)
+        if on_qemu:
+            run = _run_qemu(project, build, inputs)
+        else:
+            run = run_unicorn(build.elf, prefix, inputs, graph, core=target.core.id,
+                              counter=counter)
         host = compile_for_host(graph, prefix=prefix, workdir=root / "host")
         mismatches = []
         for k, (sample, got) in enumerate(zip(inputs, run.outputs, strict=True)):
@@ -229,10 +268,16 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
     ram = {k: sec["ram"][k] for k in ("arena", "scratch", "state", "other", "total")}
     ram["stack_reserved"] = sec["reserved_stack_heap"]
     instructions = max(run.instructions)
-    uc_version = getattr(_unicorn()[0], "__version__", "?")
+    if on_qemu:
+        emulator = run.emulator
+    else:
+        emulator = {"name": "unicorn", "version": getattr(_unicorn()[0], "__version__", "?"),
+                    "cpu_model": run.cpu_model, "counter": run.counter,
+                    "seconds": round(run.seconds, 3)}
     return BenchResult(
         target={"id": target.id, "name": target.name, "core": target.core.id,
-                "clock_mhz": target.clock_mhz},
+                "clock_mhz": target.clock_mhz, "sram_bytes": target.sram_bytes,
+                "flash_bytes": target.flash_bytes},
         opt=opt, build_core=build_core, board=board,
         compiler_flags=[*CORES[build_core].flags, opt],
         flash=flash, ram=ram, stack_peak_bytes=run.stack_peak_bytes,
@@ -242,7 +287,37 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
         bit_exact=not mismatches, samples=samples, seed=seed,
         estimates=_estimates(target, instructions),
         fit=_fit(target, flash, ram, run.stack_peak_bytes),
-        emulator={"name": "unicorn", "version": uc_version,
-                  "cpu_model": run.cpu_model, "counter": run.counter,
-                  "seconds": round(run.seconds, 3)},
-        mismatches=mismatches)
+        emulator=emulator, mismatches=mismatches,
+        firmware="harness" if on_qemu else "none")
+
+
+@dataclass
+class _QemuRun:
+    outputs: list[list[np.ndarray]]
+    instructions: list[int]
+    stack_peaks: list[int]
+    stack_peak_bytes: int
+    sections: dict
+    emulator: dict
+
+
+def _run_qemu(project, bare, inputs: list[list[np.ndarray]]) -> _QemuRun:
+    """Run ``inputs`` through ``project`` built as harness firmware under QEMU
+    (``bare``'s core, board and options), counting each invoke's instructions
+    from the execution trace; sections come from ``bare`` (no harness)."""
+    from ..toolchain.arm import BOARDS, build_elf
+    from .qemu import COUNTER, qemu_version, run_qemu
+    from .unicorn import section_sizes
+
+    harness = build_elf(project, bare.core, bare.opt, board=bare.board, firmware="harness",
+                        samples=inputs)
+    res = run_qemu(harness, timeout=QEMU_TIMEOUT_S, count_instructions=True)
+    if len(res.stack_peaks) != len(inputs) or len(res.instructions) != len(inputs):
+        raise MicrolithError(f"QEMU reported {len(res.stack_peaks)} stack peaks and "
+                             f"{len(res.instructions)} instruction counts for {len(inputs)} "
+                             "samples", internal=True)
+    return _QemuRun(res.outputs, res.instructions, res.stack_peaks, max(res.stack_peaks),
+                    section_sizes(bare.elf, project.prefix),
+                    {"name": "qemu", "version": qemu_version(), "board": bare.board,
+                     "cpu_model": BOARDS[bare.board].cpu, "counter": COUNTER,
+                     "seconds": round(res.seconds, 3)})

@@ -6,8 +6,10 @@ one linker script per emulated board) into an ELF that QEMU or Unicorn runs:
 
 - ``firmware="harness"``: a main() that embeds the given input samples as
   const arrays, runs ``<prefix>_invoke`` on each and writes every output byte
-  over semihosting as hex lines (``@ml-out <sample> <output> <hex>``), then
-  exits with code 0 (``microlith.emulate.qemu`` reads them back).
+  over semihosting as hex lines (``@ml-out <sample> <output> <hex>``), and
+  each invoke's peak stack, painted below its stack pointer just before the
+  call (``@ml-stack-invoke <sample> <bytes> <room>``), then exits with code 0
+  (``microlith.emulate.qemu`` reads them back).
 - ``firmware="none"``: only the startup code and a main() that calls
   ``<prefix>_reset()`` and returns; ``<prefix>_invoke``, ``_input``,
   ``_output``, ``_reset`` and the arena stay in the ELF for an emulator that
@@ -175,6 +177,8 @@ def _harness_c(prefix: str, inputs: list[dict], samples: list[list[np.ndarray]])
 #define ML_NUM_SAMPLES {len(samples)}u
 #define ML_CHUNK 32u
 
+extern uint32_t __stack_start[]; /* ml_sections.ld */
+
 static const uint8_t ml_samples[{max(len(blob), 1)}] __attribute__((aligned(16))) = {{
   {_hex_bytes(bytes(blob)) or "0"}
 }};
@@ -219,26 +223,51 @@ static void ml_emit(uint32_t sample, uint32_t output, const uint8_t *data, size_
 
 int main(void) {{
   const uint8_t *in = ml_samples;
-  uint32_t s;
+  uint32_t s, peak, whole = 0u, j;
+  uint32_t *sp, *w;
+  char *q;
   int i;
-  char line[48];
+  char line[64];
   ml_stack_paint();
   {p}_reset();
+  /* main()'s frame is fixed: this is the stack pointer {p}_invoke() gets. */
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
   for (s = 0; s < ML_NUM_SAMPLES; ++s) {{
     for (i = 0; i < {P}_NUM_INPUTS; ++i) {{
       size_t n = {p}_input_bytes(i);
       memcpy({p}_input(i), in, n);
       in += n;
     }}
+    peak = ml_stack_peak_bytes(); /* the whole run's peak so far */
+    whole = peak > whole ? peak : whole;
+    /* Paint everything below the invoke's stack pointer, here in main()
+     * (a called function's own frame would be painted over); after the call
+     * the lowest byte that changed gives its peak: "@ml-stack-invoke
+     * <sample> <peak bytes> <bytes below the stack pointer>". */
+    for (w = __stack_start; w < sp; ++w) *w = ML_STACK_PAINT;
     if ({p}_invoke() != {P}_OK) {{
       ml_semihost_write0("@ml-error invoke failed\\n");
       return ML_EXIT_INVOKE_FAILED;
     }}
+    for (w = __stack_start; w < sp && *w == ML_STACK_PAINT; ++w) {{
+    }}
+    peak = 0u;
+    if (w < sp) {{
+      for (j = 0u; j < 3u && (((*w ^ ML_STACK_PAINT) >> (8u * j)) & 0xFFu) == 0u; ++j) {{
+      }}
+      peak = (uint32_t)((uintptr_t)sp - ((uintptr_t)w + j));
+    }}
+    q = ml_put_uint(ml_put_str(line, "@ml-stack-invoke "), s);
+    q = ml_put_uint(ml_put_str(q, " "), peak);
+    q = ml_put_uint(ml_put_str(q, " "), (uint32_t)((uintptr_t)sp - (uintptr_t)__stack_start));
+    *ml_put_str(q, "\\n") = '\\0';
+    ml_semihost_write0(line);
     for (i = 0; i < {P}_NUM_OUTPUTS; ++i) {{
       ml_emit(s, (uint32_t)i, (const uint8_t *){p}_output(i), {p}_output_bytes(i));
     }}
   }}
-  *ml_put_uint(ml_put_str(line, "@ml-stack "), ml_stack_peak_bytes()) = '\\0';
+  peak = ml_stack_peak_bytes();
+  *ml_put_uint(ml_put_str(line, "@ml-stack "), peak > whole ? peak : whole) = '\\0';
   ml_semihost_write0(line);
   *ml_put_uint(ml_put_str(line, "\\n@ml-done "), ML_NUM_SAMPLES) = '\\0';
   ml_semihost_write0(line);

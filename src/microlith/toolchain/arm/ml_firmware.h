@@ -22,6 +22,7 @@ void ml_semihost_exit(int code) __attribute__((noreturn));
 /* Fill the unused part of the stack region (below the caller's frame) with a
  * pattern; ml_stack_peak_bytes() then gives the deepest stack use since,
  * counted from the top of the stack region. */
+#define ML_STACK_PAINT 0xA5C3E1F7u
 void ml_stack_paint(void);
 uint32_t ml_stack_peak_bytes(void);
 

@@ -132,8 +132,8 @@ void ml_fault_report(const uint32_t *frame, uint32_t exc_return) {
 }
 
 /* Stack measurement: fill the free part of the stack region with a pattern;
- * later, the lowest overwritten word gives the peak depth. */
-#define ML_STACK_PAINT 0xA5C3E1F7u
+ * later, the lowest overwritten word gives the peak depth (ML_STACK_PAINT is
+ * in ml_firmware.h: the harness repaints with it before each invoke). */
 
 void ml_stack_paint(void) {
   uint32_t *sp;
