@@ -91,14 +91,16 @@ def validate(model: str | os.PathLike | Graph, reference: str | None = None, *,
 
 
 def bench(model: str | os.PathLike | Graph, target: str | Target, *, opt: str = "-O2",
-          samples: int = 2, seed: int = 0, clock_mhz: float | None = None):
+          samples: int = 2, seed: int = 0, clock_mhz: float | None = None,
+          layers: bool = False):
     """Cross-build for ``target``'s core, run in emulation, compare with the
     host build: flash, RAM, stack, executed instructions (measured) and latency
-    and energy (estimated). ``.to_dict()`` is what ``microlith bench --json``
-    prints."""
+    and energy (estimated). ``layers``: also each layer's executed
+    instructions (Unicorn cores). ``.to_dict()`` is what ``microlith bench
+    --json`` prints."""
     from .emulate import bench as _bench
     t = _target(target, clock_mhz)
-    return _bench(prepare(model), t, opt=opt, samples=samples, seed=seed)
+    return _bench(prepare(model), t, opt=opt, samples=samples, seed=seed, layers=layers)
 
 
 def quantize(model: str | os.PathLike | Graph, calib, out: str | os.PathLike | None = None, *,

@@ -268,6 +268,9 @@ def bench_(model: Model,
                "--target", "-t", help="Target id (its core picks the build).")],
            opt: Annotated[str, typer.Option(help="O2 or Os.")] = "O2",
            samples: Annotated[int, typer.Option(help="Seeded random inputs to run.")] = 2,
+           layers: Annotated[bool, typer.Option(
+               "--layers", help="Also measure the executed instructions of every layer "
+                                "(Unicorn cores; not under QEMU yet).")] = False,
            clock: Clock = None, json: Json = False):
     """Cross-compile for the target's Cortex-M core, run in emulation, check the
     outputs bit for bit against the host build, and report flash, RAM, stack and
@@ -277,7 +280,7 @@ def bench_(model: Model,
     if samples < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--samples")
     t = _target(target, clock)
-    result = api.bench(model, t, opt=f"-{opt}", samples=samples)
+    result = api.bench(model, t, opt=f"-{opt}", samples=samples, layers=layers)
     if json:
         print(dumps(result.to_dict()))
     else:

@@ -539,6 +539,21 @@ class _Emitter:
         return _rename_kernel_symbols("\n".join(lines), p)
 
 
+def _calls(nodes: list[_Node], prefix: str, guard: bool) -> list[dict]:
+    """model.json "calls": the calls <prefix>_invoke makes, in order (the
+    input guard first when there is one; nodes with nothing to run make none),
+    each with its node index, name and op, and the C function it calls."""
+    calls = []
+    if guard:
+        calls.append({"index": None, "name": "input_guard", "op": "input_guard",
+                      "function": f"{prefix}_check_inputs"})
+    for nd in nodes:
+        if nd.lowering is not None:
+            calls.append({"index": nd.index, "name": nd.name, "op": nd.op,
+                          "function": _rename_kernel_symbols(nd.lowering.function, prefix)})
+    return calls
+
+
 def _source_name(g: Graph) -> str:
     return Path(g.meta["path"]).name if g.meta.get("path") else f"graph {g.name!r}"
 
@@ -636,6 +651,7 @@ def generate(graph: Graph, out_dir: str | Path, prefix: str = "model", *,
             "".join(files[k] for k in sorted(files)).encode()).hexdigest(),
     }
     meta["tensor_offsets"] = {n: offsets[n] for n in sorted(offsets)}
+    meta["calls"] = _calls(nodes, prefix, bool(em.guards))
     if em.guards:
         meta["input_guard"] = [g.to_dict() for g in em.guards]
     if slot_meta is not None:

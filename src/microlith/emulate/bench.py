@@ -96,6 +96,7 @@ class BenchResult:
     emulator: dict
     mismatches: list[str] = field(default_factory=list)
     firmware: str = "none"  # the firmware the emulator ran (harness under QEMU)
+    layers: list[dict] = field(default_factory=list)  # with layers=True: per call, measured
 
     @property
     def macs_per_instruction(self) -> float | None:
@@ -125,7 +126,7 @@ class BenchResult:
             "estimates": self.estimates,
             "emulator": self.emulator,
             "provenance": self._provenance(),
-        }
+        } | ({"layers": self.layers} if self.layers else {})
 
     def _provenance(self) -> dict:
         out = {
@@ -145,6 +146,14 @@ class BenchResult:
                        "includes the measured stack peak",
                 "estimates": "estimated: see estimates.method",
         }
+        if self.layers:
+            out["layers"] = ("measured: instructions per call of <prefix>_invoke in Unicorn "
+                             "(the invoke with the most instructions), read from the block "
+                             "counter at each of the invoke's own blocks; each call's callee "
+                             "checked against model.json \"calls\"; the invoke's own "
+                             "instructions (argument setup, prologue, epilogue) are the "
+                             "'invoke' row; rows sum to instructions. macs computed from the "
+                             "graph")
         if self.emulator.get("name") == "qemu":
             out.update({
                 "flash": out["flash"] + " (of the same model built without the harness "
@@ -207,13 +216,15 @@ def _fit(target, flash: dict, ram: dict, stack: int) -> dict:
 
 def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int = 0,
           prefix: str = "model", workdir: str | Path | None = None,
-          counter: str = "auto") -> BenchResult:
+          counter: str = "auto", layers: bool = False) -> BenchResult:
     """Build ``graph`` (already ``microlith.api.prepare``d) for ``target`` (a
     ``Target`` or a target spec such as ``"cortex-m4f@120MHz"``), run
     ``samples`` seeded random inputs in Unicorn (under QEMU for Helium cores,
     see the module docstring) and compare them with the host build.
     ``workdir`` keeps the generated project and ELFs (else a temporary folder,
-    removed afterwards). ``counter`` picks Unicorn's instruction counter."""
+    removed afterwards). ``counter`` picks Unicorn's instruction counter.
+    ``layers``: also the measured instructions of every call the invoke makes
+    (``BenchResult.layers``; Unicorn cores only)."""
     from ..codegen import generate, kernels_for
     from ..codegen.host import compile_for_host
     from ..profile import layer_costs
@@ -229,6 +240,10 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
     if samples < 1:
         raise MicrolithError("bench needs at least one sample")
     on_qemu = build_core in QEMU_BUILD_CORES
+    if on_qemu and layers:
+        raise MicrolithError(f"per-layer instructions are not available under QEMU yet: "
+                             f"{target.core.id} builds (Helium) run in QEMU, not Unicorn; "
+                             "bench without --layers, or a non-Helium target")
     if on_qemu:
         from .qemu import find_qemu
         find_qemu()  # missing: say so before building anything
@@ -248,7 +263,8 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
             run = _run_qemu(project, build, inputs)
         else:
             run = run_unicorn(build.elf, prefix, inputs, graph, core=target.core.id,
-                              counter=counter)
+                              counter=counter,
+                              calls=project.meta["calls"] if layers else None)
         host = compile_for_host(graph, prefix=prefix, workdir=root / "host")
         mismatches = []
         for k, (sample, got) in enumerate(zip(inputs, run.outputs, strict=True)):
@@ -268,6 +284,14 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
     ram = {k: sec["ram"][k] for k in ("arena", "scratch", "state", "other", "total")}
     ram["stack_reserved"] = sec["reserved_stack_heap"]
     instructions = max(run.instructions)
+    costs = layer_costs(graph)
+    rows = []
+    if layers:
+        for row in run.layers[run.instructions.index(instructions)]:
+            macs = int(costs[row["index"]].macs) if row["index"] is not None else 0
+            n = row["instructions"]
+            rows.append({**row, "macs": macs,
+                         "macs_per_instruction": round(macs / n, 6) if n else None})
     if on_qemu:
         emulator = run.emulator
     else:
@@ -283,12 +307,12 @@ def bench(graph: Graph, target, opt: str = "-O2", *, samples: int = 2, seed: int
         flash=flash, ram=ram, stack_peak_bytes=run.stack_peak_bytes,
         stack_peaks=run.stack_peaks, instructions=instructions,
         instructions_per_sample=run.instructions,
-        macs=int(sum(layer.macs for layer in layer_costs(graph))),
+        macs=int(sum(layer.macs for layer in costs)),
         bit_exact=not mismatches, samples=samples, seed=seed,
         estimates=_estimates(target, instructions),
         fit=_fit(target, flash, ram, run.stack_peak_bytes),
         emulator=emulator, mismatches=mismatches,
-        firmware="harness" if on_qemu else "none")
+        firmware="harness" if on_qemu else "none", layers=rows)
 
 
 @dataclass

@@ -18,6 +18,17 @@ default the same count is made by a ten-line C hook built once with the host
 compiler and handed to Unicorn directly; it decodes each block from a copy of
 the loaded segments with the same halfword rule. ``counter="python"`` forces
 the Python hook (the reference the tests compare the C hook against).
+
+Per layer (``run_unicorn(..., calls=...)``): a second block hook, over the
+``<prefix>_invoke`` function's own address range only, reads the running
+count at each of its blocks (the counting hook was added first, so it has
+already counted the block). ``<prefix>_invoke`` is a static sequence of
+kernel calls, each ending a block with a BL: the instructions executed
+between the end of such a block and the next invoke block are the callee's
+(with everything it calls), and the invoke blocks' own instructions (argument
+setup, prologue, epilogue) form an ``invoke`` row. The BL targets, decoded
+from the code, must be the functions of model.json's "calls" list in order,
+or it is an error: nothing is attributed by position alone.
 """
 
 from __future__ import annotations
@@ -86,6 +97,48 @@ def thumb_instruction_count(code: bytes) -> int:
         i += 4 if top >= 0x1D else 2
         n += 1
     return n
+
+
+def _last_instruction(code: bytes) -> int:
+    """Offset of the last instruction in a run of Thumb code (same rule as
+    ``thumb_instruction_count``)."""
+    i = last = 0
+    end = len(code) - 1
+    while i < end:
+        last = i
+        i += 4 if code[i + 1] >> 3 >= 0x1D else 2
+    return last
+
+
+def bl_target(code: bytes, address: int) -> int | None:
+    """The target of the BL (T1, immediate) that ends the Thumb code at
+    ``address``, or None when its last instruction is not a BL."""
+    if len(code) < 4:
+        return None
+    off = _last_instruction(code)
+    if off + 4 != len(code):
+        return None
+    hw1 = int.from_bytes(code[off:off + 2], "little")
+    hw2 = int.from_bytes(code[off + 2:off + 4], "little")
+    if hw1 >> 11 != 0b11110 or hw2 & 0xD000 != 0xD000:
+        return None
+    s = (hw1 >> 10) & 1
+    j1, j2 = (hw2 >> 13) & 1, (hw2 >> 11) & 1
+    i1, i2 = 1 - (j1 ^ s), 1 - (j2 ^ s)
+    imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3FF) << 12) | ((hw2 & 0x7FF) << 1)
+    if s:
+        imm -= 1 << 25
+    return (address + off + 4 + imm) & 0xFFFFFFFF
+
+
+@dataclass
+class InvokeBlock:
+    """One executed block of the invoke function: where, its own instruction
+    count, the running count after it, and the function its closing BL calls."""
+    address: int
+    instructions: int
+    count_after: int
+    calls: int | None
 
 
 _COUNTER_C = r"""
@@ -464,6 +517,41 @@ class CortexM:
         uc.emu_stop()
 
     # -- calls ---------------------------------------------------------------
+    def call_traced(self, func: str, *args: int,
+                    timeout_s: float = 600.0) -> tuple[int, int, int, list[InvokeBlock]]:
+        """``call``, also recording every block executed inside ``func``'s own
+        code (its symbol's address range): the running instruction count
+        after it and the target of the BL that ends it. The counting hook was
+        added before this one, so each reading already includes its block."""
+        uc_mod, _ = _unicorn()
+        value, size, _typ, _bind = self.image.symbols.get(func, (None, 0, "", ""))
+        if value is None or size <= 0:
+            raise MicrolithError(f"symbol {func!r} (with a size) is not in "
+                                 f"{self.image.path.name}")
+        lo = value & ~1
+        seen: list[tuple[int, int, int]] = []
+        native = self._native
+
+        def on_block(_uc, address, bsize, _user):
+            if self._counting:
+                seen.append((address, bsize, native.count if native is not None
+                             else self._count))
+
+        hook = self.uc.hook_add(uc_mod.UC_HOOK_BLOCK, on_block, begin=lo, end=lo + size - 1)
+        try:
+            r0, n, peak = self.call(func, *args, timeout_s=timeout_s)
+        finally:
+            self.uc.hook_del(hook)
+        blocks, cache = [], {}
+        for address, bsize, count in seen:
+            key = (address, bsize)
+            if key not in cache:
+                code = self.read(address, bsize)
+                cache[key] = (thumb_instruction_count(code), bl_target(code, address))
+            own, target = cache[key]
+            blocks.append(InvokeBlock(address, own, count, target))
+        return r0, n, peak, blocks
+
     def call(self, func: str | int, *args: int, timeout_s: float = 600.0) -> tuple[int, int, int]:
         """Call a function (name or address) with up to four integer arguments.
         Returns (r0, executed instructions, stack peak bytes)."""
@@ -540,6 +628,75 @@ class CortexM:
 # Models
 # ---------------------------------------------------------------------------
 
+def layer_instructions(image: ElfImage, func: str, blocks: list[InvokeBlock], total: int,
+                       calls: list[dict]) -> list[dict]:
+    """Split one measured call of ``func`` (``total`` instructions, its blocks
+    from ``CortexM.call_traced``) into one row per entry of ``calls`` (model.json
+    "calls": {index, name, op, function} in call order) plus an ``invoke`` row
+    for ``func``'s own instructions. The rows sum to ``total`` exactly. The
+    functions called, decoded from the code, must be ``calls``' in order."""
+    if not blocks or blocks[0].count_after != blocks[0].instructions:
+        raise MicrolithError(f"the per-layer trace of {func} did not start at its first "
+                             "block after the counting hook", internal=True)
+    own, called = 0, []
+    for j, b in enumerate(blocks):
+        own += b.instructions
+        nxt = (blocks[j + 1].count_after - blocks[j + 1].instructions if j + 1 < len(blocks)
+               else total)
+        between = nxt - b.count_after
+        if b.calls is not None:
+            called.append((b.calls, between))
+        elif between != 0:
+            raise MicrolithError(f"{between} instructions ran outside {func} after its block "
+                                 f"at {b.address:#x}, which makes no call: cannot attribute "
+                                 "them to a layer", internal=True)
+    names = {}
+    problems = []
+    for k, c in enumerate(calls):
+        fn = c.get("function")
+        sym = image.symbols.get(fn) if isinstance(fn, str) else None
+        if sym is None:
+            problems.append(f"call {k} ({c.get('name')}): function {fn!r} is not in "
+                            f"{image.path.name}")
+        else:
+            names[k] = sym[0] & ~1
+    if problems:
+        raise MicrolithError("model.json \"calls\" does not match the ELF: "
+                             + "; ".join(problems))
+    expected = list(enumerate(calls))
+    if (expected and calls[0].get("op") == "input_guard" and len(called) == len(calls) - 1
+            and all(t != names[0] for t, _ in called)):
+        expected = expected[1:]  # the compiler inlined the guard: its code is invoke's own
+    rows = []
+    for pos in range(max(len(expected), len(called))):
+        want = expected[pos] if pos < len(expected) else None
+        got = called[pos] if pos < len(called) else None
+        if want is None or got is None or names[want[0]] != got[0]:
+            said = (f"call {pos} is {want[1].get('function')} (node {want[1].get('index')}, "
+                    f"{want[1].get('name')})" if want else f"there are {len(expected)} calls")
+            did = (f"calls {_symbol_at(image, got[0])}" if got else
+                   f"makes only {len(called)} calls")
+            raise MicrolithError(f"model.json \"calls\" says {said}, but {func} in "
+                                 f"{image.path.name} {did}: the project and the ELF do not "
+                                 "match, so instructions cannot be attributed to layers")
+        c = want[1]
+        rows.append({"index": c.get("index"), "name": c.get("name"), "op": c.get("op"),
+                     "function": c.get("function"), "instructions": got[1]})
+    rows.append({"index": None, "name": "invoke", "op": "invoke", "function": func,
+                 "instructions": own})
+    if sum(r["instructions"] for r in rows) != total:
+        raise MicrolithError("per-layer instructions do not sum to the invoke's",
+                             internal=True)
+    return rows
+
+
+def _symbol_at(image: ElfImage, address: int) -> str:
+    for name, (value, _size, typ, _bind) in image.symbols.items():
+        if typ == "STT_FUNC" and value & ~1 == address:
+            return name
+    return f"{address:#010x}"
+
+
 @dataclass
 class UnicornResult:
     outputs: list[list[np.ndarray]]
@@ -552,6 +709,7 @@ class UnicornResult:
     cpu_model: str = ""
     seconds: float = 0.0  # host wall time of the emulation
     counter: str = ""  # native | python
+    layers: list[list[dict]] = field(default_factory=list)  # per invoke, with calls=
 
     def to_dict(self) -> dict:
         return {"instructions": self.instructions, "stack_peak_bytes": self.stack_peak_bytes,
@@ -564,16 +722,18 @@ class UnicornResult:
 
 def run_unicorn(elf: str | Path, prefix: str, samples: list[list[np.ndarray]], graph, *,
                 core: str | None = None, stack_bytes: int | None = None,
-                counter: str = "auto") -> UnicornResult:
+                counter: str = "auto", calls: list[dict] | None = None) -> UnicornResult:
     """Run ``samples`` through the model in ``elf`` (built from ``graph``'s
-    generated project with symbol prefix ``prefix``)."""
+    generated project with symbol prefix ``prefix``). With ``calls`` (the
+    project's model.json "calls"), also each invoke's instructions per call
+    (``layer_instructions``)."""
     start = time.perf_counter()
     img = read_elf(elf)
     sections = section_sizes(img, prefix)
     m = CortexM(img, core=core, stack_bytes=stack_bytes, counter=counter)
     _rc, reset_n, _ = m.call(f"{prefix}_reset")
     in_addr = [m.call(f"{prefix}_input", i)[0] for i in range(len(graph.inputs))]
-    outputs, counts, peaks = [], [], []
+    outputs, counts, peaks, layers = [], [], [], []
     for sample in samples:
         if len(sample) != len(graph.inputs):
             raise MicrolithError(f"the model takes {len(graph.inputs)} inputs, got "
@@ -585,9 +745,14 @@ def run_unicorn(elf: str | Path, prefix: str, samples: list[list[np.ndarray]], g
                 raise MicrolithError(f"input {name!r} must have shape {list(t.shape)}, got "
                                      f"{list(a.shape)}")
             m.write(addr, a.tobytes())
-        rc, n, peak = m.call(f"{prefix}_invoke")
+        if calls is None:
+            rc, n, peak = m.call(f"{prefix}_invoke")
+        else:
+            rc, n, peak, blocks = m.call_traced(f"{prefix}_invoke")
         if rc != 0:
             raise MicrolithError(f"{prefix}_invoke returned {rc} in the emulator")
+        if calls is not None:
+            layers.append(layer_instructions(img, f"{prefix}_invoke", blocks, n, calls))
         counts.append(n)
         peaks.append(peak)
         outs = []
@@ -598,4 +763,5 @@ def run_unicorn(elf: str | Path, prefix: str, samples: list[list[np.ndarray]], g
                         .reshape(t.shape).copy())
         outputs.append(outs)
     return UnicornResult(outputs, counts, max(peaks, default=0), sections, peaks, reset_n,
-                         m.core, m.cpu_model, time.perf_counter() - start, m.counter)
+                         m.core, m.cpu_model, time.perf_counter() - start, m.counter,
+                         layers)

@@ -262,6 +262,26 @@ def render_validation(v, console: Console) -> None:
     console.print(f"{verdict}: {v.criterion}")
 
 
+def _render_bench_layers(d: dict, console: Console) -> None:
+    total = d["instructions"] or 1
+    tab = Table(title="Measured instructions per layer (Unicorn, the invoke with the most "
+                      "instructions; MACs computed from the graph)", title_justify="left")
+    for col, just in (("#", "right"), ("layer", "left"), ("op", "left"),
+                      ("instructions", "right"), ("share", "right"), ("MACs", "right"),
+                      ("MACs/instr", "right")):
+        tab.add_column(col, justify=just)
+    for r in d["layers"]:
+        mpi = r["macs_per_instruction"]
+        tab.add_row("" if r["index"] is None else str(r["index"]), r["name"], r["op"],
+                    f"{r['instructions']:,}", f"{100 * r['instructions'] / total:.1f}%",
+                    f"{r['macs']:,}" if r["macs"] else "-",
+                    f"{mpi:.3f}" if mpi else "-")
+    console.print(tab)
+    console.print(Text("  the 'invoke' row is the invoke function's own code (argument setup "
+                       "for every call, prologue, epilogue); rows sum to the total exactly",
+                       style="dim"))
+
+
 def render_bench(b, console: Console) -> None:
     d = b.to_dict()
     t = d["target"]
@@ -284,6 +304,8 @@ def render_bench(b, console: Console) -> None:
     for k, v in rows:
         tab.add_row(k, v)
     console.print(tab)
+    if d.get("layers"):
+        _render_bench_layers(d, console)
     fit = d.get("fit") or {}
     parts = []
     if fit.get("ram") is not None:
