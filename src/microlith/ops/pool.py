@@ -151,7 +151,9 @@ class AvgPool2D(_Pool):
             count = np.broadcast_to(_int_windows(ones, attrs, 0).sum(axis=(3, 4)), acc.shape)
         half = count // 2
         num = np.where(acc > 0, acc + half, acc - half)
-        q = np.abs(num) // count * np.sign(num)  # C division truncates toward zero
+        # C division truncates toward zero; a window wholly in the padding (no
+        # element to average) gives 0, as the C kernels do
+        q = np.where(count > 0, np.abs(num) // np.maximum(count, 1) * np.sign(num), 0)
         out = np.clip(q, p["act_min"], p["act_max"])
         return np.ascontiguousarray(out.astype(x.dtype))
 
