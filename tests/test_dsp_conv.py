@@ -582,23 +582,12 @@ def test_conv2d_channel_runs_last_groups_and_quad_rows_bit_exact(tmp_path):
     """The channel loop's ways through the weights and between the channel
     kinds, the last groups and the one-quad-row gather (_channel_run_cases)
     equal the numpy reference and the portable build on Cortex-M4F."""
-    from test_dsp_kernels import PORTABLE, _run_m4f
-    from test_int_matrix_ops import merge
-
-    from microlith.verify import run as reference_run
+    from test_dsp_kernels import dsp_portable_reference
 
     cases = _channel_run_cases()
-    graph, sample = merge([(g, [x]) for _, g, x in cases], "dsp_channel_runs")
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
-    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    problems = []
-    for i, (name, _, _) in enumerate(cases):
-        want = ref[graph.outputs[i]]
+    dsp, portable, wants, problems = dsp_portable_reference(cases, "dsp_channel_runs", tmp_path)
+    for (name, _, _), want in zip(cases, wants, strict=True):
         assert len(np.unique(want[..., 0])) > 1 and len(np.unique(want[..., 7])) > 1, name
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i])):
-            if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
     assert not problems, "\n".join(problems)
     assert dsp.instructions[0] * 2 < portable.instructions[0]
 

@@ -39,14 +39,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_dsp_kernels import _run_m4f, dsp_portable_reference  # noqa: E402
 from test_inplace_conv import Geometry, _tightest  # noqa: E402
 from test_inplace_conv import make_case as geometry_case  # noqa: E402
 from test_int_matrix_ops import merge  # noqa: E402
 
 import microlith.codegen  # noqa: E402
-from microlith.codegen import generate  # noqa: E402
-from microlith.emulate.bench import _board_for  # noqa: E402
-from microlith.emulate.unicorn import run_unicorn  # noqa: E402
 from microlith.ir import DType, QuantParams  # noqa: E402
 from microlith.ops import get  # noqa: E402
 from microlith.ops.base import kernel_set  # noqa: E402
@@ -59,7 +57,6 @@ from microlith.ops.conv import (  # noqa: E402
 )
 from microlith.plan import plan_memory  # noqa: E402
 from microlith.profile import layer_costs  # noqa: E402
-from microlith.toolchain.arm import build_elf  # noqa: E402
 from microlith.toolchain.host import find_cc  # noqa: E402
 from microlith.verify import run as reference_run  # noqa: E402
 
@@ -255,13 +252,6 @@ def test_the_lowering_packs_only_where_the_path_applies():
     assert depthwise3x3_folded_bias(params, ins[1], ins[2], q) is None
 
 
-def _run_m4f(graph, samples, root, extra_cflags=()):
-    project = generate(graph, root / "project", prefix=PREFIX)
-    build = build_elf(project, CORE, "-O2", board=_board_for(CORE), firmware="none",
-                      out=root / f"m4f{'-portable' if extra_cflags else ''}.elf",
-                      extra_cflags=extra_cflags)
-    return run_unicorn(build.elf, PREFIX, samples, graph, core=CORE)
-
 
 def test_dsp_and_portable_equal_the_reference(tmp_path):
     cases = _cases()
@@ -370,16 +360,7 @@ def test_single_input_channel_path_equals_the_reference(tmp_path):
     for name, g, _ in cases:
         low = _lowering_of(g)
         assert low.function == "ml_depthwise_conv2d_s8" and low.params["in_c"] == 1, name
-    graph, sample = merge([(g, [x]) for _, g, x in cases], "dwc1")
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
-    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    problems = []
-    for i, (name, _, _) in enumerate(cases):
-        want = ref[graph.outputs[i]]
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i])):
-            if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
+    dsp, portable, _, problems = dsp_portable_reference(cases, "dwc1", tmp_path)
     assert not problems, "\n".join(problems)
     assert dsp.instructions[0] < portable.instructions[0]
     # the person_detect-like layer alone: several times faster
