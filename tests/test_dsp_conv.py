@@ -256,11 +256,9 @@ def _deep_shift_cases(big_bias: bool = False):
 def test_conv2d_dsp_deep_shifts_and_gathers_bit_exact(tmp_path):
     """The conv2d DSP path (with its channel loop and the deep-shift rescale)
     equals the numpy reference and the portable build on Cortex-M4F."""
-    from test_dsp_kernels import PORTABLE, _run_m4f
-    from test_int_matrix_ops import merge
+    from test_dsp_kernels import dsp_portable_reference
 
     from microlith.ops.conv import conv_quant
-    from microlith.verify import run as reference_run
 
     cases = _deep_shift_cases() + _deep_shift_cases(big_bias=True)
     for name, g, _ in cases:
@@ -269,23 +267,10 @@ def test_conv2d_dsp_deep_shifts_and_gathers_bit_exact(tmp_path):
         s = np.asarray(q.shift)
         assert np.all((s[1::2] <= -23) & (s[1::2] >= -31)), (name, s)
         assert np.all((s[0::2] >= -22) & (s[0::2] <= -1)), (name, s)
-    graph, sample = merge([(g, [x]) for _, g, x in cases], "dsp_deep_shifts")
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
     # -Os: the compact DSP path (no channel loop, no deep-shift rescale)
-    project = generate(graph, tmp_path / "os" / "project", prefix="model")
-    build = build_elf(project, CORE, "-Os", board=_board_for(CORE), firmware="none",
-                      out=tmp_path / "os" / "m4f.elf")
-    small = run_unicorn(build.elf, "model", [sample], graph, core=CORE)
-    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    problems = []
-    for i, (name, _, _) in enumerate(cases):
-        want = ref[graph.outputs[i]]
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i]),
-                           ("DSP -Os", small.outputs[0][i])):
-            if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
-    assert not problems, "\n".join(problems)
+    r = dsp_portable_reference(cases, "dsp_deep_shifts", tmp_path, small=True)
+    dsp, portable, small = r.dsp, r.portable, r.small
+    assert not r.problems, "\n".join(r.problems)
     assert dsp.instructions[0] * 2 < portable.instructions[0]
     assert dsp.instructions[0] < small.instructions[0] < portable.instructions[0]
 
@@ -444,33 +429,20 @@ def test_conv2d_constant_channels_skipped_bit_exact(tmp_path):
     dot product on the DSP path (-O2 channel loop, -Os, last groups), equal
     the numpy reference and the portable build, and a nearly constant one
     is computed; the skip saves most of a mostly constant layer."""
-    from test_dsp_kernels import PORTABLE, _run_m4f
+    from test_dsp_kernels import _run_m4f, dsp_portable_reference
     from test_int_matrix_ops import merge
 
-    from microlith.verify import run as reference_run
 
     cases = _constant_channel_cases()
-    graph, sample = merge([(g, [x]) for _, g, x in cases], "dsp_constant_channels")
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
-    project = generate(graph, tmp_path / "os" / "project", prefix="model")
-    build = build_elf(project, CORE, "-Os", board=_board_for(CORE), firmware="none",
-                      out=tmp_path / "os" / "m4f.elf")
-    small = run_unicorn(build.elf, "model", [sample], graph, core=CORE)
-    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    problems = []
-    for i, (name, _, _) in enumerate(cases):
-        want = ref[graph.outputs[i]]
+    r = dsp_portable_reference(cases, "dsp_constant_channels", tmp_path, small=True)
+    dsp = r.dsp
+    for (name, _, _), want in zip(cases, r.wants, strict=True):
         for c in (_UP, _DOWN):  # one output differs from all others
             assert len(np.unique(want[..., c], return_counts=True)[1]) == 2, (name, c)
             assert np.unique(want[..., c], return_counts=True)[1].min() == 1, (name, c)
         for c in _CONST:
             assert len(np.unique(want[..., c])) == 1, (name, c)
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i]),
-                           ("DSP -Os", small.outputs[0][i])):
-            if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
-    assert not problems, "\n".join(problems)
+    assert not r.problems, "\n".join(r.problems)
     plain, plain_sample = merge([(g, [x]) for _, g, x in _constant_channel_cases(False)],
                                 "dsp_plain_channels")
     base = _run_m4f(plain, [plain_sample], tmp_path / "plain")
@@ -487,12 +459,10 @@ def test_conv2d_dsp_six_windows_in_a_row_bit_exact(tmp_path):
     dilation, the 10x4 one-channel window); the groups around them, across
     rows and over the padding, the checked one: both equal the numpy
     reference and the portable build on Cortex-M4F."""
-    from test_dsp_kernels import PORTABLE, _run_m4f
+    from test_dsp_kernels import dsp_portable_reference
     from test_inplace_conv import Geometry
     from test_inplace_conv import make_case as geometry_case
-    from test_int_matrix_ops import merge
 
-    from microlith.verify import run as reference_run
 
     geos = [Geometry("3x3 stride 2 in 3, k=27, 4x8", (1, 9, 17, 3), (3, 3), (2, 2), pads="valid",
                      cout=8),
@@ -503,20 +473,12 @@ def test_conv2d_dsp_six_windows_in_a_row_bit_exact(tmp_path):
                      pads="valid", cout=6),
             Geometry("10x4 stride 2 in 1, 2x7", (1, 13, 16, 1), (10, 4), (2, 2), pads="valid",
                      cout=9)]
-    cases = [geometry_case("conv2d", "int8", geo, 3 * (700 + i) + i % 2)
+    cases = [(geo.name, *geometry_case("conv2d", "int8", geo, 3 * (700 + i) + i % 2))
              for i, geo in enumerate(geos)]
-    graph, sample = merge([(g, [x]) for g, x in cases], "dsp_six_windows")
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
-    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    problems = []
-    for i, geo in enumerate(geos):
-        want = ref[graph.outputs[i]]
+    r = dsp_portable_reference(cases, "dsp_six_windows", tmp_path)
+    for geo, want in zip(geos, r.wants, strict=True):
         assert want.shape[2] >= 6, geo.name
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i])):
-            if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{geo.name} ({label}): {np.count_nonzero(got != want)} differ")
-    assert not problems, "\n".join(problems)
+    assert not r.problems, "\n".join(r.problems)
 
 
 def _channel_run_cases():
@@ -585,10 +547,11 @@ def test_conv2d_channel_runs_last_groups_and_quad_rows_bit_exact(tmp_path):
     from test_dsp_kernels import dsp_portable_reference
 
     cases = _channel_run_cases()
-    dsp, portable, wants, problems = dsp_portable_reference(cases, "dsp_channel_runs", tmp_path)
-    for (name, _, _), want in zip(cases, wants, strict=True):
+    r = dsp_portable_reference(cases, "dsp_channel_runs", tmp_path)
+    dsp, portable = r.dsp, r.portable
+    for (name, _, _), want in zip(cases, r.wants, strict=True):
         assert len(np.unique(want[..., 0])) > 1 and len(np.unique(want[..., 7])) > 1, name
-    assert not problems, "\n".join(problems)
+    assert not r.problems, "\n".join(r.problems)
     assert dsp.instructions[0] * 2 < portable.instructions[0]
 
 

@@ -42,7 +42,6 @@ import pytest
 from test_dsp_kernels import _run_m4f, dsp_portable_reference  # noqa: E402
 from test_inplace_conv import Geometry, _tightest  # noqa: E402
 from test_inplace_conv import make_case as geometry_case  # noqa: E402
-from test_int_matrix_ops import merge  # noqa: E402
 
 import microlith.codegen  # noqa: E402
 from microlith.ir import DType, QuantParams  # noqa: E402
@@ -255,24 +254,16 @@ def test_the_lowering_packs_only_where_the_path_applies():
 
 def test_dsp_and_portable_equal_the_reference(tmp_path):
     cases = _cases()
-    graph, sample = merge([(g, [x]) for _, g, x in cases], "dw3x3")
-    assert all(f == "ml_depthwise_conv2d_s8_3x3" for f in
-               (get(n.op).lower(n, graph.input_tensors(n), graph.output_tensors(n)).function
-                for n in graph.nodes))
     # both rescaling flavours: the full int8 range and a narrower clamp
     acts = {(low.params["act_min"], low.params["act_max"]) == (-128, 127)
             for low in (_lowering_of(g) for _, g, _ in cases)}
     assert acts == {True, False}
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
-    ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    problems = []
-    for i, (name, _, _) in enumerate(cases):
-        want = ref[graph.outputs[i]]
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i])):
-            if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{name} ({label}): {np.count_nonzero(got != want)} differ")
-    assert not problems, "\n".join(problems)
+    r = dsp_portable_reference(cases, "dw3x3", tmp_path)
+    graph, dsp, portable = r.graph, r.dsp, r.portable
+    assert all(f == "ml_depthwise_conv2d_s8_3x3" for f in
+               (get(n.op).lower(n, graph.input_tensors(n), graph.output_tensors(n)).function
+                for n in graph.nodes))
+    assert not r.problems, "\n".join(r.problems)
     assert dsp.instructions[0] * 3 < portable.instructions[0]
     # flash: the original layers' bytes (int8 weights, int32 bias, multiplier
     # and shift: 21 per channel) + 4 per channel (the rescaling triples' third
@@ -360,8 +351,9 @@ def test_single_input_channel_path_equals_the_reference(tmp_path):
     for name, g, _ in cases:
         low = _lowering_of(g)
         assert low.function == "ml_depthwise_conv2d_s8" and low.params["in_c"] == 1, name
-    dsp, portable, _, problems = dsp_portable_reference(cases, "dwc1", tmp_path)
-    assert not problems, "\n".join(problems)
+    r = dsp_portable_reference(cases, "dwc1", tmp_path)
+    dsp, portable = r.dsp, r.portable
+    assert not r.problems, "\n".join(r.problems)
     assert dsp.instructions[0] < portable.instructions[0]
     # the person_detect-like layer alone: several times faster
     g, x = geometry_case("depthwise_conv2d", "int8", C1_GEOMETRIES[0], 1100)

@@ -146,23 +146,34 @@ def _run_m4f(graph, samples, root, extra_cflags=()):
     return run_unicorn(build.elf, PREFIX, samples, graph, core=CORE)
 
 
-def dsp_portable_reference(cases, name, tmp_path):
+def dsp_portable_reference(cases, name, tmp_path, small=False):
     """Single-op cases [(name, graph, input)] merged into one graph, run on
-    Cortex-M4F with and without the DSP paths (one sample) and compared with
-    the numpy reference: (dsp run, portable run, reference outputs by case,
-    every difference as text)."""
+    Cortex-M4F with and without the DSP paths (and, with ``small``, the DSP
+    build at -Os) on one sample and compared with the numpy reference.
+    Returns a namespace: graph, dsp, portable, small (runs), wants (reference
+    outputs by case), problems (every difference as text)."""
+    from types import SimpleNamespace
+
     graph, sample = merge([(g, [x]) for _, g, x in cases], name)
-    dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
-    portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
+    r = SimpleNamespace(graph=graph, small=None, wants=[], problems=[])
+    r.dsp = _run_m4f(graph, [sample], tmp_path / "dsp")
+    r.portable = _run_m4f(graph, [sample], tmp_path / "portable", PORTABLE)
+    builds = [("DSP", r.dsp), ("portable", r.portable)]
+    if small:  # the compact DSP path
+        project = generate(graph, tmp_path / "os" / "project", prefix=PREFIX)
+        build = build_elf(project, CORE, "-Os", board=_board_for(CORE), firmware="none",
+                          out=tmp_path / "os" / "m4f.elf")
+        r.small = run_unicorn(build.elf, PREFIX, [sample], graph, core=CORE)
+        builds.append(("DSP -Os", r.small))
     ref = reference_run(graph, dict(zip(graph.inputs, sample, strict=True)))
-    wants, problems = [], []
     for i, (case, _, _) in enumerate(cases):
         want = ref[graph.outputs[i]]
-        wants.append(want)
-        for label, got in (("DSP", dsp.outputs[0][i]), ("portable", portable.outputs[0][i])):
+        r.wants.append(want)
+        for label, run in builds:
+            got = run.outputs[0][i]
             if got.shape != want.shape or not np.array_equal(got, want):
-                problems.append(f"{case} ({label}): {np.count_nonzero(got != want)} differ")
-    return dsp, portable, wants, problems
+                r.problems.append(f"{case} ({label}): {np.count_nonzero(got != want)} differ")
+    return r
 
 
 def test_single_ops_dsp_equal_portable_and_reference(tmp_path):
